@@ -1,0 +1,64 @@
+// swift-tools-version: 6.0
+import PackageDescription
+
+// Module boundaries: LKVMCore imports none of ours; LKVMDevices never imports an
+// Arch module; ArchX86 and ArchARM64 never import each other.
+let package = Package(
+    name: "lkvm",
+    products: [
+        .executable(name: "lkvm", targets: ["lkvm"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-system", from: "1.8.1"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/LebJe/TOMLKit", from: "0.6.0"),
+    ],
+    targets: [
+        .target(name: "CKVM", path: "Sources/CKVM"),
+        .target(
+            name: "LKVMCore",
+            dependencies: [
+                .product(name: "SystemPackage", package: "swift-system"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "TOMLKit", package: "TOMLKit"),
+            ],
+            path: "Sources/Core"),
+        .target(
+            name: "LKVMKVM",
+            dependencies: ["LKVMCore", "CKVM",
+                           .product(name: "SystemPackage", package: "swift-system"),
+                           .product(name: "Logging", package: "swift-log")],
+            path: "Sources/KVM"),
+        .target(
+            name: "LKVMDevices",
+            dependencies: ["LKVMCore", .product(name: "Logging", package: "swift-log")],
+            path: "Sources/Devices"),
+        .target(
+            name: "ArchX86",
+            dependencies: ["LKVMCore", "LKVMKVM", "LKVMDevices", "CKVM",
+                           .product(name: "SystemPackage", package: "swift-system"),
+                           .product(name: "Logging", package: "swift-log")],
+            path: "Sources/Arch/X86"),
+        .target(
+            name: "ArchARM64",
+            dependencies: ["LKVMCore", "LKVMDevices"],
+            path: "Sources/Arch/ARM64"),
+        .target(
+            name: "LKVMTestSupport",
+            dependencies: ["LKVMCore"],
+            path: "Sources/TestSupport"),
+        .executableTarget(
+            name: "lkvm",
+            dependencies: ["LKVMCore", "LKVMKVM", "LKVMDevices", "ArchX86", "ArchARM64",
+                           .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                           .product(name: "SystemPackage", package: "swift-system"),
+                           .product(name: "Logging", package: "swift-log")],
+            path: "Sources/CLI"),
+        .testTarget(name: "CoreTests", dependencies: ["LKVMCore", "LKVMTestSupport"], path: "Tests/CoreTests"),
+        .testTarget(name: "X86Tests", dependencies: ["ArchX86", "LKVMCore", "LKVMTestSupport"], path: "Tests/X86Tests",
+                    exclude: ["Fixtures"]),
+        .testTarget(name: "DevicesTests", dependencies: ["LKVMDevices", "LKVMCore", "LKVMTestSupport"], path: "Tests/DevicesTests"),
+        .testTarget(name: "KVMSmokeTests", dependencies: ["LKVMKVM", "LKVMCore", "ArchX86", "LKVMDevices"], path: "Tests/KVMSmokeTests"),
+    ]
+)

@@ -1,0 +1,208 @@
+import CKVM
+import LKVMCore
+import LKVMDevices
+import LKVMKVM
+import Logging
+
+/// What the user asked `lkvm run` for on an x86-64 board.
+public struct PCMachineConfig: Sendable {
+    public var board: Board
+    public var memMiB: Int
+    public var cpus: Int
+    public var kernel: [UInt8]
+    public var initrd: [UInt8]?
+    /// User parameters, appended after lkvm's own.
+    public var params: String
+
+    public init(board: Board, memMiB: Int, cpus: Int, kernel: [UInt8], initrd: [UInt8]?, params: String) {
+        self.board = board; self.memMiB = memMiB; self.cpus = cpus
+        self.kernel = kernel; self.initrd = initrd; self.params = params
+    }
+}
+
+/// Why an x86 machine could not be built; one line each.
+public enum PCMachineError: Error, CustomStringConvertible {
+    case boot(BootError)
+    case board(BoardError)
+    case memory(GuestMemoryError)
+    case hypervisor(HypervisorError)
+    case bus(BusError)
+    case unsupportedBoard(String)
+
+    public var description: String {
+        switch self {
+        case .boot(let error): error.description
+        case .board(let error): error.description
+        case .memory(let error): error.description
+        case .hypervisor(let error): error.description
+        case .bus(let error): "board device layout: \(error)"
+        case .unsupportedBoard(let what): what
+        }
+    }
+}
+
+/// An x86-64 PC built from a board file: RAM, in-kernel PIC/IOAPIC/PIT, the
+/// board's legacy devices, a bzImage entered at its 64-bit entry point.
+public final class PCMachine {
+    public let controller: VMController
+    public let vcpus: [KVMVCPU]
+    public let buses: IOBuses
+    /// The console UART, for host input.
+    public let console: Serial8250?
+    let machine: KVMMachine
+    let memory: GuestMemory
+
+    /// lkvm's own kernel parameters: the console on COM1, reboot through the
+    /// i8042 (which lkvm sees), and no waiting after a panic.
+    public static let defaultParams = "console=ttyS0 reboot=k panic=-1"
+
+    public init(config: PCMachineConfig, kvm: KVMSystem, output: any ConsoleOutput) throws(PCMachineError) {
+        let board = config.board
+        guard case .x86IOAPIC(let ioapic) = board.interruptController else {
+            throw .unsupportedBoard("\(board.fileName): an x86_64 board needs the x86-ioapic interrupt controller")
+        }
+        guard config.cpus <= kvm.maxVCPUs else {
+            throw .hypervisor(.invalid("-c \(config.cpus): this host's KVM allows at most \(kvm.maxVCPUs) vCPUs"))
+        }
+        // Everything about the guest image is checked before touching KVM state.
+        let kernel: BzImage
+        do { kernel = try BzImage(config.kernel) } catch { throw .boot(error) }
+        let ram: [GuestRange]
+        do { ram = try board.ram.ranges(forMiB: config.memMiB) } catch { throw .board(error) }
+        do { memory = try GuestMemory(ranges: ram) } catch { throw .memory(error) }
+        let entry: GuestAddress
+        let cpuState: LongModeLayout.CPUState
+        do {
+            let loaded = try kernel.load(into: memory)
+            entry = loaded.entry64
+            let commandLine = [Self.defaultParams, config.params].filter { !$0.isEmpty }.joined(separator: " ")
+            try memory.write(BootParams.commandLineBytes(commandLine, header: kernel.header),
+                             at: LongModeLayout.commandLineAddress)
+            var initrdRange: GuestRange?
+            if let initrd = config.initrd {
+                let start = try BootParams.placeInitrd(
+                    size: UInt64(initrd.count), ram: ram,
+                    initrdAddressMax: kernel.header.initrdAddressMax, kernelEnd: loaded.end)
+                try memory.write(initrd, at: start)
+                initrdRange = GuestRange(start: start, size: UInt64(initrd.count))
+            }
+            let e820 = try E820Map.build(ram: ram, reserved: board.ram.reserved.map(\.range))
+            try BootParams(header: kernel.header, commandLine: LongModeLayout.commandLineAddress,
+                           initrd: initrdRange, e820: e820)
+                .write(into: memory, at: LongModeLayout.zeroPageAddress)
+            // KVM's default routing sends GSI 0 (the in-kernel PIT) to IOAPIC
+            // pin 0, so the table says IRQ0 -> pin 0 rather than a PC's pin 2.
+            let mpTable = try MPTable.pc(cpuCount: config.cpus, ioapicAddress: ioapic.ioapic.start, timerPin: 0)
+            try memory.write(mpTable.encode(at: LongModeLayout.mpTableAddress), at: LongModeLayout.mpTableAddress)
+            cpuState = try LongModeLayout.write(into: memory)
+        } catch let error as BootError {
+            throw .boot(error)
+        } catch let error as GuestMemoryError {
+            throw .memory(error)
+        } catch {
+            throw .unsupportedBoard("\(error)")
+        }
+
+        do {
+            machine = try kvm.createVM()
+            try machine.createX86InterruptControllers()
+            try machine.map(memory)
+            let supported = try kvm.supportedCPUID()
+            var created: [KVMVCPU] = []
+            for id in 0..<config.cpus {
+                let vcpu = try machine.createVCPU(id: id)
+                try vcpu.setCPUID(CPUIDTopology.entries(from: supported, cpu: id, count: config.cpus))
+                try vcpu.setBootMSRs()
+                try vcpu.setInitialFPU()
+                try vcpu.setupLocalAPIC()
+                created.append(vcpu)
+            }
+            // Only the boot CPU starts at the kernel; the others wait in the
+            // in-kernel LAPIC for the guest's INIT/SIPI.
+            try Self.enterLongMode(created[0], state: cpuState, entry: entry)
+            vcpus = created
+        } catch let error as HypervisorError {
+            throw .hypervisor(error)
+        } catch {
+            throw .unsupportedBoard("\(error)")
+        }
+
+        controller = VMController(vcpus: vcpus)
+        var pio = Bus(kind: "port I/O")
+        let mmio = Bus(kind: "MMIO")
+        var consoleUART: Serial8250?
+        do {
+            for device in board.devices {
+                switch device {
+                case .uart8250(let spec):
+                    let uart = Serial8250(interrupt: KVMInterruptLine(machine: machine, number: spec.irq), output: output)
+                    guard case .ports(let ports) = spec.location else {
+                        throw PCMachineError.unsupportedBoard("\(board.fileName): an x86 8250 UART must sit on I/O ports")
+                    }
+                    try pio.register(uart, name: "uart8250", base: UInt64(ports.start), length: UInt64(ports.count))
+                    if consoleUART == nil { consoleUART = uart }
+                case .i8042(let spec):
+                    let controller = self.controller
+                    let keyboard = I8042(onReset: { controller.requestStop(.reset) })
+                    try pio.register(keyboard, name: "i8042", base: UInt64(spec.dataPort), length: I8042.portSpan)
+                case .cmosRTC(let spec):
+                    try pio.register(CMOSRTC(), name: "cmos-rtc", base: UInt64(spec.ports.start),
+                                     length: UInt64(spec.ports.count))
+                case .pl011, .pl031:
+                    throw PCMachineError.unsupportedBoard("\(board.fileName): \(device.kind) is an arm64 device")
+                }
+            }
+        } catch let error as BusError {
+            throw .bus(error)
+        } catch let error as PCMachineError {
+            throw error
+        } catch {
+            throw .unsupportedBoard("\(error)")
+        }
+        buses = IOBuses(pio: pio, mmio: mmio)
+        console = consoleUART
+    }
+
+    /// Long mode with identity paging, flat segments from lkvm's GDT, RSI at
+    /// the zero page: the state the 64-bit boot protocol asks for.
+    static func enterLongMode(_ vcpu: KVMVCPU, state: LongModeLayout.CPUState, entry: GuestAddress) throws(HypervisorError) {
+        var sregs = try vcpu.specialRegisters()
+        let code = kvmSegment(state.code), data = kvmSegment(state.data)
+        sregs.cs = code
+        sregs.ds = data; sregs.es = data; sregs.fs = data; sregs.gs = data; sregs.ss = data
+        sregs.tr = kvmSegment(state.tss)
+        sregs.gdt.base = state.gdtBase
+        sregs.gdt.limit = state.gdtLimit
+        sregs.cr0 = state.cr0
+        sregs.cr3 = state.cr3
+        sregs.cr4 = state.cr4
+        sregs.efer = state.efer
+        try vcpu.setSpecialRegisters(sregs)
+        var regs = kvm_regs()
+        regs.rflags = 0x2
+        regs.rip = entry.raw
+        regs.rsi = LongModeLayout.zeroPageAddress.raw
+        try vcpu.setRegisters(regs)
+    }
+
+    static func kvmSegment(_ d: SegmentDescriptor) -> kvm_segment {
+        var s = kvm_segment()
+        s.base = d.base
+        s.limit = d.limit
+        s.selector = d.selector
+        s.type = d.type
+        s.present = d.present ? 1 : 0
+        s.dpl = d.dpl
+        s.db = d.db ? 1 : 0
+        s.s = d.s ? 1 : 0
+        s.l = d.l ? 1 : 0
+        s.g = d.granularity ? 1 : 0
+        s.avl = d.avl ? 1 : 0
+        return s
+    }
+
+    /// Runs the guest until it stops; returns why.
+    public func run() -> StopReason {
+        VMRunner.run(vcpus: vcpus, buses: buses, controller: controller)
+    }
+}

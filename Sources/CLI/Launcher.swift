@@ -1,0 +1,60 @@
+import ArchX86
+import Glibc
+import LKVMCore
+import LKVMDevices
+import LKVMKVM
+
+/// Builds the machine for the board's architecture and runs it to the end.
+enum Launcher {
+    static func boot(_ options: LaunchOptions) throws(LKVMError) -> Int32 {
+        // Before any thread exists, so that only the waiting thread takes
+        // SIGINT/SIGTERM and the wake-up signal.
+        VMController.blockHandledSignals()
+        switch options.board.architecture {
+        case .x86_64:
+            return try bootPC(options)
+        case .arm64:
+            throw LKVMError("arm64 guests are not supported by this build of lkvm yet")
+        }
+    }
+
+    static func bootPC(_ options: LaunchOptions) throws(LKVMError) -> Int32 {
+        let kvm: KVMSystem
+        do { kvm = try KVMSystem(hooks: .x86) } catch { throw LKVMError(error.description) }
+        let config = PCMachineConfig(board: options.board, memMiB: options.memMiB, cpus: options.cpus,
+                                     kernel: options.kernel, initrd: options.initrd, params: options.params)
+        let machine: PCMachine
+        do {
+            machine = try PCMachine(config: config, kvm: kvm, output: StandardOutputConsole())
+        } catch {
+            if case .boot = error { throw LKVMError("kernel '\(options.kernelPath)': \(error)") }
+            throw LKVMError(error.description)
+        }
+        if let uart = machine.console {
+            TerminalMode.enterRaw()
+            do {
+                try ConsoleInputPump.start(deliver: { bytes in _ = uart.receive(bytes) },
+                                           controller: machine.controller)
+            } catch { throw LKVMError(error.description) }
+        }
+        let reason = machine.run()
+        TerminalMode.restore()
+        report(reason)
+        return reason.exitStatus
+    }
+
+    static func report(_ reason: StopReason) {
+        switch reason {
+        case .fatal(let message, let registers):
+            printError(message)
+            if let registers { _ = (registers + "\n").withCString { write(STDERR_FILENO, $0, strlen($0)) } }
+        case .signal(let number):
+            let line = "\nlkvm: stopped by signal \(number)\n"
+            _ = line.withCString { write(STDERR_FILENO, $0, strlen($0)) }
+        case .consoleQuit:
+            _ = "\nlkvm: quit from the console\n".withCString { write(STDERR_FILENO, $0, strlen($0)) }
+        case .powerOff, .reset, .halted:
+            break
+        }
+    }
+}

@@ -1,0 +1,141 @@
+import ArgumentParser
+import ArchX86
+import Glibc
+import LKVMCore
+import LKVMDevices
+import LKVMKVM
+import Logging
+
+struct RunCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "run",
+        abstract: "Boot a kernel in a new virtual machine.",
+        discussion: """
+            lkvm adds console=, reboot= and panic= settings for the board to the
+            kernel command line; -p appends yours after them.
+
+            Examples:
+              lkvm run -k bzImage
+              lkvm run -k bzImage -i initramfs.cpio.gz -p "rdinit=/init quiet" -c 2 -m 1024
+              lkvm run --arch x86_64 --board pc -k bzImage --name dev1
+            """)
+
+    @Option(name: [.short, .customLong("kernel")], help: "Kernel image to boot (bzImage on x86_64).")
+    var kernel: String
+
+    @Option(name: [.short, .customLong("initrd")], help: "Initial ramdisk (initramfs) to load.")
+    var initrd: String?
+
+    @Option(name: [.short, .customLong("params")], help: "Extra kernel command-line parameters.")
+    var params: String?
+
+    @Option(name: [.short, .customLong("mem")], help: "Guest RAM in MiB (default: the board's).")
+    var mem: Int?
+
+    @Option(name: [.short, .customLong("cpus")], help: "Number of vCPUs (default: the board's).")
+    var cpus: Int?
+
+    @Option(name: .long, help: "A name for this VM.")
+    var name: String?
+
+    @Option(name: .long, help: "Guest console: serial.")
+    var console: String = "serial"
+
+    @Option(name: .long, help: "Board: a name from Boards/ or a path to a .toml file.")
+    var board: String?
+
+    @Option(name: .long, help: "Guest architecture: x86_64 or arm64 (default: the host's).")
+    var arch: String?
+
+    @Flag(name: .long, help: "Log debug messages (unclaimed I/O, setup steps) to stderr.")
+    var debug = false
+
+    func run() throws {
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = debug ? .debug : .warning
+            return handler
+        }
+        let options = try validatedOptions()
+        let status = try Launcher.boot(options)
+        throw ExitCode(status)
+    }
+
+    /// Checks everything that can be checked without KVM, so that bad input
+    /// is reported the same way on any host.
+    func validatedOptions() throws(LKVMError) -> LaunchOptions {
+        let architecture: Architecture
+        if let arch {
+            guard let parsed = Architecture(rawValue: arch == "x86-64" ? "x86_64" : arch) else {
+                throw LKVMError("--arch \(arch): unknown architecture (use x86_64 or arm64)", exitStatus: 64)
+            }
+            architecture = parsed
+        } else {
+            architecture = .host
+        }
+        guard architecture == .host else {
+            throw LKVMError("--arch \(architecture) needs an \(architecture) host with KVM; this host is \(Architecture.host). Boot it in the lab instead: lab/run -- <the same lkvm run arguments>")
+        }
+        guard console == "serial" else {
+            throw LKVMError("--console \(console): unknown console (serial is available)", exitStatus: 64)
+        }
+        let boardName = board ?? BoardCatalog.defaultBoardName(for: architecture)
+        let resolved: Board
+        do {
+            resolved = try BoardCatalog.resolve(
+                nameOrPath: boardName, architecture: architecture,
+                searchDirectories: BoardCatalog.searchDirectories(executablePath: executablePath()))
+        } catch { throw LKVMError(error.description) }
+        let cpuCount = cpus ?? resolved.cpus.defaultCount
+        guard cpuCount >= 1 else { throw LKVMError("-c \(cpuCount): a VM needs at least one vCPU", exitStatus: 64) }
+        let memMiB = mem ?? resolved.ram.defaultMiB
+        guard memMiB >= 1 else { throw LKVMError("-m \(memMiB): guest RAM must be at least 1 MiB", exitStatus: 64) }
+        do { try resolved.validate(ramMiB: memMiB, cpus: cpuCount) } catch { throw LKVMError(error.description) }
+        let kernelBytes = try readInput(kernel, what: "kernel")
+        let initrdBytes = try initrd.map { path throws(LKVMError) in try readInput(path, what: "initrd") }
+        return LaunchOptions(board: resolved, memMiB: memMiB, cpus: cpuCount, kernel: kernelBytes,
+                             kernelPath: kernel, initrd: initrdBytes, params: params ?? "", name: name)
+    }
+}
+
+struct LaunchOptions {
+    let board: Board
+    let memMiB: Int
+    let cpus: Int
+    let kernel: [UInt8]
+    let kernelPath: String
+    let initrd: [UInt8]?
+    let params: String
+    let name: String?
+}
+
+/// /proc/self/exe, so that boards are found next to the binary wherever it is.
+func executablePath() -> String {
+    var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
+    let count = readlink("/proc/self/exe", &buffer, buffer.count - 1)
+    guard count > 0 else { return CommandLine.arguments.first ?? "lkvm" }
+    return String(decoding: buffer[..<count].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+}
+
+/// Reads a whole input file; the error names the file, its role and errno.
+func readInput(_ path: String, what: String) throws(LKVMError) -> [UInt8] {
+    let fd = open(path, O_RDONLY | O_CLOEXEC)
+    guard fd >= 0 else { throw LKVMError("cannot open \(what) '\(path)': \(String(cString: strerror(errno)))") }
+    defer { close(fd) }
+    var info = stat()
+    guard fstat(fd, &info) == 0 else { throw LKVMError("cannot stat \(what) '\(path)': \(String(cString: strerror(errno)))") }
+    guard (info.st_mode & S_IFMT) == S_IFREG else { throw LKVMError("\(what) '\(path)' is not a regular file") }
+    guard info.st_size > 0 else { throw LKVMError("\(what) '\(path)' is empty") }
+    guard info.st_size <= 1 << 32 else { throw LKVMError("\(what) '\(path)' is larger than 4 GiB") }
+    var bytes = [UInt8](repeating: 0, count: Int(info.st_size))
+    var offset = 0
+    while offset < bytes.count {
+        let got = bytes.withUnsafeMutableBytes { read(fd, $0.baseAddress! + offset, $0.count - offset) }
+        if got < 0 && errno == EINTR { continue }
+        guard got > 0 else {
+            throw LKVMError("cannot read \(what) '\(path)': \(got < 0 ? String(cString: strerror(errno)) : "file shrank while reading")")
+        }
+        offset += got
+    }
+    return bytes
+}

@@ -1,0 +1,171 @@
+import TOMLKit
+
+/// Turns board-file text into a `Board`, checking each key as it goes; the
+/// rules that relate keys to each other live in BoardValidation.swift.
+enum BoardParser {
+    static func parse(text: String, fileName: String) throws(BoardError) -> Board {
+        let root: TOMLTable
+        do {
+            root = try TOMLTable(string: text)
+        } catch let syntax as TOMLParseError {
+            throw BoardError(file: fileName, line: syntax.source.begin.line, column: syntax.source.begin.column,
+                             message: "TOML syntax error: \(syntax.description)")
+        } catch {
+            throw BoardError(file: fileName, message: "TOML syntax error: \(error)")
+        }
+        let reader = BoardTOMLReader(table: root, path: "", file: fileName)
+
+        let name = try reader.string("name")
+        guard !name.isEmpty else { throw reader.error("name", "must not be empty") }
+        let architectureName = try reader.choice("architecture", from: Architecture.allCases.map(\.rawValue),
+                                                 what: "architecture")
+        let description = try reader.optionalString("description") ?? ""
+        let transportName = try reader.choice("default_transport", from: VirtioTransport.allCases.map(\.rawValue),
+                                              what: "virtio transport")
+        let cpus = try parseCPUs(try reader.table("cpus"))
+        let ram = try parseRAM(try reader.table("ram"))
+        let controller = try parseInterruptController(try reader.table("interrupt_controller"))
+        var devices: [DeviceSpec] = []
+        for deviceReader in try reader.arrayOfTables("devices") {
+            devices.append(try parseDevice(deviceReader))
+        }
+        var pci: PCIWindows?
+        if let sub = try reader.optionalTable("pci") { pci = try parsePCI(sub) }
+        var virtioMMIO: VirtioMMIOWindow?
+        if let sub = try reader.optionalTable("virtio_mmio") { virtioMMIO = try parseVirtioMMIO(sub) }
+        try reader.finish()
+
+        let board = Board(
+            name: name, architecture: Architecture(rawValue: architectureName)!, description: description,
+            fileName: fileName, cpus: cpus, ram: ram, interruptController: controller, devices: devices,
+            pci: pci, virtioMMIO: virtioMMIO, defaultTransport: VirtioTransport(rawValue: transportName)!)
+        try board.validateLayout()
+        return board
+    }
+
+    static func parseCPUs(_ reader: BoardTOMLReader) throws(BoardError) -> CPUCount {
+        let defaultCount = try reader.positiveInteger("default")
+        let maxCount = try reader.positiveInteger("max")
+        try reader.finish()
+        guard defaultCount <= maxCount else {
+            throw reader.error("default", "\(defaultCount) is above cpus.max (\(maxCount))")
+        }
+        return CPUCount(defaultCount: defaultCount, maxCount: maxCount)
+    }
+
+    static func parseRAM(_ reader: BoardTOMLReader) throws(BoardError) -> RAMLayout {
+        let base = try reader.address("base")
+        try requireAligned(base, RAMLayout.pageSize, reader, "base")
+        let defaultMiB = try reader.positiveInteger("default_mib")
+        let minimumMiB = try reader.optionalInteger("minimum_mib", max: Int.max)
+        if let minimumMiB {
+            guard minimumMiB > 0 else { throw reader.error("minimum_mib", "must be at least 1") }
+            guard defaultMiB >= minimumMiB else {
+                throw reader.error("default_mib", "\(defaultMiB) MiB is below ram.minimum_mib (\(minimumMiB) MiB)")
+            }
+        }
+        let maxAddress = try reader.optionalAddress("max_address")
+        if let maxAddress, maxAddress <= base {
+            throw reader.error("max_address", "\(hex(maxAddress)) must lie above ram.base \(hex(base))")
+        }
+
+        var holes: [GuestRange] = []
+        for hole in try reader.arrayOfTables("holes") {
+            let range = try hole.rangeFields()
+            try hole.finish()
+            try requireAligned(range.start.raw, RAMLayout.pageSize, hole, "base")
+            try requireAligned(range.size, RAMLayout.pageSize, hole, "size")
+            guard range.start.raw > base else {
+                throw hole.error("base", "\(hex(range.start.raw)) must lie above ram.base \(hex(base)) (RAM starts at base)")
+            }
+            if let other = holes.firstIndex(where: { $0.overlaps(range) }) {
+                throw hole.error(nil, "\(range) overlaps ram.holes[\(other)] \(holes[other])")
+            }
+            holes.append(range)
+        }
+
+        var reserved: [NamedRange] = []
+        for entry in try reader.arrayOfTables("reserved") {
+            let name = try entry.string("name")
+            guard !name.isEmpty else { throw entry.error("name", "must not be empty") }
+            let range = try entry.rangeFields()
+            try entry.finish()
+            reserved.append(NamedRange(name: name, range: range))
+        }
+        try reader.finish()
+        return RAMLayout(base: GuestAddress(base), defaultMiB: defaultMiB, minimumMiB: minimumMiB,
+                         maxAddress: maxAddress, holes: holes, reserved: reserved, fileName: reader.file)
+    }
+
+    static func parsePCI(_ reader: BoardTOMLReader) throws(BoardError) -> PCIWindows {
+        let ecam = try reader.range("ecam")
+        try requireAligned(ecam.start.raw, PCIWindows.ecamBytesPerBus, reader, "ecam.base", unit: "1 MiB (ECAM)")
+        try requireAligned(ecam.size, PCIWindows.ecamBytesPerBus, reader, "ecam.size", unit: "1 MiB (one bus)")
+        guard ecam.size <= PCIWindows.ecamBytesPerBus * PCIWindows.maxBuses else {
+            throw reader.error("ecam.size", "\(hex(ecam.size)) covers more than 256 buses (at most 0x10000000)")
+        }
+
+        let mmio32 = try reader.range("mmio32")
+        try requireAligned(mmio32.start.raw, RAMLayout.pageSize, reader, "mmio32.base")
+        try requireAligned(mmio32.size, RAMLayout.pageSize, reader, "mmio32.size")
+        guard mmio32.end <= 1 << 32 else {
+            throw reader.error("mmio32", "\(mmio32) must end at or below 4 GiB (32-bit BARs)")
+        }
+
+        let mmio64 = try reader.optionalRange("mmio64")
+        if let mmio64 {
+            try requireAligned(mmio64.start.raw, RAMLayout.pageSize, reader, "mmio64.base")
+            try requireAligned(mmio64.size, RAMLayout.pageSize, reader, "mmio64.size")
+            guard mmio64.start.raw >= 1 << 32 else {
+                throw reader.error("mmio64.base", "\(hex(mmio64.start.raw)) must lie at or above 4 GiB (use mmio32 below)")
+            }
+        }
+
+        var ioPorts: PortRange?
+        if let ports = try reader.optionalTable("io_ports") {
+            let base = try ports.port("base")
+            let size = try ports.integer("size", max: 0x10000, hexadecimal: true)
+            try ports.finish()
+            guard let range = PortRange(start: base, count: UInt32(size)) else {
+                throw ports.error("size", "\(hex(base)) + \(hex(size)) must be non-empty and end at or below 0x10000")
+            }
+            ioPorts = range
+        }
+
+        var intxIRQs: Range<Int>?
+        if let lines = try reader.optionalTable("intx_irqs") {
+            let first = try lines.integer("first", max: Int(Int32.max))
+            let count = try lines.positiveInteger("count", max: 1024)
+            try lines.finish()
+            intxIRQs = first..<(first + count)
+        }
+        try reader.finish()
+        return PCIWindows(ecam: ecam, mmio32: mmio32, mmio64: mmio64, ioPorts: ioPorts, intxIRQs: intxIRQs)
+    }
+
+    static func parseVirtioMMIO(_ reader: BoardTOMLReader) throws(BoardError) -> VirtioMMIOWindow {
+        let base = try reader.address("base")
+        try requireAligned(base, RAMLayout.pageSize, reader, "base")
+        let stride = UInt64(try reader.integer("stride", hexadecimal: true))
+        guard stride >= VirtioMMIOWindow.minimumStride, stride & (stride - 1) == 0 else {
+            throw reader.error("stride",
+                               "\(hex(stride)) must be a power of two of at least 0x200 (one virtio-mmio register block)")
+        }
+        let count = try reader.positiveInteger("count", max: 1024)
+        let firstIRQ = try reader.integer("first_irq", max: Int(Int32.max))
+        try reader.finish()
+        let (size, overflow) = stride.multipliedReportingOverflow(by: UInt64(count))
+        guard !overflow, GuestRange(start: GuestAddress(base), size: size) != nil else {
+            throw reader.error("count",
+                               "\(count) slots of \(hex(stride)) from \(hex(base)) run past the end of the address space")
+        }
+        return VirtioMMIOWindow(base: GuestAddress(base), stride: stride, count: count, firstIRQ: firstIRQ)
+    }
+
+    static func requireAligned(_ value: UInt64, _ alignment: UInt64, _ reader: BoardTOMLReader, _ key: String,
+                               unit: String? = nil) throws(BoardError) {
+        guard value % alignment != 0 else { return }
+        let what = unit ?? (alignment == RAMLayout.pageSize ? "4 KiB (one page)" : hex(alignment))
+        throw reader.error(key, "\(hex(value)) is not a multiple of \(what)")
+    }
+}

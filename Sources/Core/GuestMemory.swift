@@ -1,0 +1,143 @@
+import Glibc
+import SystemPackage
+
+public enum GuestMemoryError: Error, Equatable, CustomStringConvertible {
+    /// (address, length) is not wholly inside one RAM region, or wraps.
+    case outOfRange(GuestAddress, length: UInt64)
+    case overlappingRegions(GuestRange, GuestRange)
+    case badRegion(start: GuestAddress, size: UInt64)
+    case mapFailed(size: UInt64, errno: Errno)
+
+    public var description: String {
+        switch self {
+        case .outOfRange(let address, let length):
+            "guest access of \(length) bytes at \(address) is outside guest RAM"
+        case .overlappingRegions(let a, let b):
+            "guest RAM regions \(a) and \(b) overlap"
+        case .badRegion(let start, let size):
+            "guest RAM region at \(start) of size \(hex(size)) is empty, unaligned or wraps"
+        case .mapFailed(let size, let errno):
+            "cannot map \(size / (1 << 20)) MiB of guest RAM: \(errno)"
+        }
+    }
+}
+
+/// One host mapping backing a guest-physical range, as KVM needs to see it.
+public struct HostMapping: Sendable {
+    public let guest: GuestRange
+    /// Host virtual address of the first byte, for KVM_SET_USER_MEMORY_REGION only.
+    public let hostAddress: UInt64
+}
+
+/// Guest RAM: page-aligned regions backed by anonymous `mmap`. Every access is
+/// checked to lie wholly inside one region (overflow included); no raw pointer
+/// ever leaves this type.
+public final class GuestMemory: @unchecked Sendable {
+    // @unchecked: the region table is immutable after init; the bytes behind it
+    // are shared with the guest by design, like real RAM.
+    private struct Region {
+        let range: GuestRange
+        let base: UnsafeMutableRawPointer
+    }
+
+    public static let pageSize: UInt64 = 4096
+    private let regions: [Region]
+
+    public init(ranges: [GuestRange]) throws(GuestMemoryError) {
+        let sorted = ranges.sorted { $0.start < $1.start }
+        for range in sorted where range.size == 0
+            || range.start.raw % Self.pageSize != 0 || range.size % Self.pageSize != 0 {
+            throw .badRegion(start: range.start, size: range.size)
+        }
+        for (a, b) in zip(sorted, sorted.dropFirst()) where a.overlaps(b) {
+            throw .overlappingRegions(a, b)
+        }
+        var mapped: [Region] = []
+        for range in sorted {
+            // SAFETY: a fresh private anonymous mapping owned by this object and
+            // unmapped only in deinit; its length is exactly range.size.
+            let pointer = mmap(nil, Int(range.size), PROT_READ | PROT_WRITE,
+                               MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0)
+            guard let pointer, pointer != MAP_FAILED else {
+                let errno = Errno(rawValue: Glibc.errno)
+                for region in mapped { munmap(region.base, Int(region.range.size)) }
+                throw .mapFailed(size: range.size, errno: errno)
+            }
+            mapped.append(Region(range: range, base: pointer))
+        }
+        regions = mapped
+    }
+
+    deinit {
+        for region in regions { munmap(region.base, Int(region.range.size)) }
+    }
+
+    public var ranges: [GuestRange] { regions.map(\.range) }
+
+    public var totalSize: UInt64 { regions.reduce(0) { $0 + $1.range.size } }
+
+    public var hostMappings: [HostMapping] {
+        regions.map { HostMapping(guest: $0.range, hostAddress: UInt64(UInt(bitPattern: $0.base))) }
+    }
+
+    /// True when `[address, address + length)` is backed by one region.
+    public func contains(_ address: GuestAddress, length: UInt64) -> Bool {
+        region(for: address, length: length) != nil
+    }
+
+    private func region(for address: GuestAddress, length: UInt64) -> Region? {
+        for region in regions where region.range.contains(address, length: length) {
+            return region
+        }
+        return nil
+    }
+
+    /// Runs `body` on the host bytes of a checked guest range.
+    private func withBytes<R>(
+        at address: GuestAddress, length: Int,
+        _ body: (UnsafeMutableRawBufferPointer) -> R
+    ) throws(GuestMemoryError) -> R {
+        guard length >= 0, let region = region(for: address, length: UInt64(length)) else {
+            throw .outOfRange(address, length: UInt64(max(length, 0)))
+        }
+        // SAFETY: region(for:) proved [address, address+length) lies inside this
+        // region's mapping, which lives as long as self.
+        let start = region.base + Int(address.raw - region.range.start.raw)
+        return body(UnsafeMutableRawBufferPointer(start: start, count: length))
+    }
+
+    public func write(_ bytes: some Collection<UInt8>, at address: GuestAddress) throws(GuestMemoryError) {
+        let array = Array(bytes)
+        try withBytes(at: address, length: array.count) { target in
+            array.withUnsafeBytes { target.copyMemory(from: $0) }
+        }
+    }
+
+    public func read(_ count: Int, at address: GuestAddress) throws(GuestMemoryError) -> [UInt8] {
+        try withBytes(at: address, length: count) { Array($0) }
+    }
+
+    /// Copies up to `into.count` bytes of guest memory into a caller buffer.
+    public func read(into buffer: inout [UInt8], at address: GuestAddress) throws(GuestMemoryError) {
+        try withBytes(at: address, length: buffer.count) { source in
+            buffer.withUnsafeMutableBytes { $0.copyMemory(from: UnsafeRawBufferPointer(source)) }
+        }
+    }
+
+    public func fill(_ byte: UInt8, count: Int, at address: GuestAddress) throws(GuestMemoryError) {
+        try withBytes(at: address, length: count) { _ = $0.initializeMemory(as: UInt8.self, repeating: byte) }
+    }
+
+    /// Little-endian load of a fixed-width integer (guest byte order on x86 and arm64).
+    public func load<T: FixedWidthInteger>(_: T.Type, at address: GuestAddress) throws(GuestMemoryError) -> T {
+        try withBytes(at: address, length: MemoryLayout<T>.size) {
+            T(littleEndian: $0.loadUnaligned(as: T.self))
+        }
+    }
+
+    public func store<T: FixedWidthInteger>(_ value: T, at address: GuestAddress) throws(GuestMemoryError) {
+        try withBytes(at: address, length: MemoryLayout<T>.size) {
+            $0.storeBytes(of: value.littleEndian, as: T.self)
+        }
+    }
+}

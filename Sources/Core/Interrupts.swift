@@ -1,0 +1,23 @@
+/// One interrupt input of the board's interrupt controller (an ISA/GSI line on
+/// x86, an SPI on arm64). Devices hold a line; they never know its number's
+/// meaning or how it reaches the guest.
+public protocol InterruptLine: Sendable {
+    /// Drives a level-sensitive line: true asserts, false deasserts.
+    func setLevel(_ asserted: Bool)
+}
+
+extension InterruptLine {
+    /// Edge: raise then lower, for edge-triggered inputs.
+    public func pulse() {
+        setLevel(true)
+        setLevel(false)
+    }
+}
+
+/// The board's interrupt controller, as seen by the machine builder.
+public protocol InterruptController: Sendable {
+    /// Number of device interrupt inputs (GSIs on x86, SPIs on arm64).
+    var lineCount: Int { get }
+    /// The line for input `number`; the board validated the number already.
+    func line(_ number: Int) throws(HypervisorError) -> any InterruptLine
+}

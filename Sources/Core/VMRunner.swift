@@ -1,0 +1,142 @@
+import Glibc
+import Synchronization
+
+/// Why a VM stopped.
+public enum StopReason: Equatable, Sendable {
+    case powerOff
+    case reset
+    /// A vCPU halted with nothing to wake it (only without an in-kernel irqchip).
+    case halted
+    /// SIGINT or SIGTERM.
+    case signal(Int32)
+    /// The user typed the console's quit sequence (Ctrl-A x).
+    case consoleQuit
+    /// Something went wrong: one line, plus a register dump when a vCPU caused it.
+    case fatal(message: String, registers: String?)
+
+    /// lkvm's exit status: 0 when the guest itself asked to stop.
+    public var exitStatus: Int32 {
+        switch self {
+        case .powerOff, .reset, .halted, .consoleQuit: 0
+        case .signal(let number): 128 + number
+        case .fatal: 1
+        }
+    }
+}
+
+/// Collects the first stop request and makes every vCPU leave KVM_RUN. A stop
+/// request is never lost: vCPUs that have not entered KVM_RUN yet see it when
+/// they do (immediate exit), and the waiting thread is woken by a signal that
+/// stays pending until it waits.
+public final class VMController: Sendable {
+    private let reason = Mutex<StopReason?>(nil)
+    private let vcpus: [any VirtualCPU]
+    private let waiter: pthread_t
+
+    /// Signal used to wake the thread in `waitForStop`.
+    public static let wakeSignal = SIGUSR2
+
+    /// Must be created on the thread that will call `waitForStop`.
+    public init(vcpus: [any VirtualCPU]) {
+        self.vcpus = vcpus
+        self.waiter = pthread_self()
+    }
+
+    public var stopReason: StopReason? { reason.withLock { $0 } }
+
+    public var isStopping: Bool { stopReason != nil }
+
+    /// Records `stop` unless a reason is already set, then kicks every vCPU.
+    public func requestStop(_ stop: StopReason) {
+        let first = reason.withLock { current -> Bool in
+            guard current == nil else { return false }
+            current = stop
+            return true
+        }
+        guard first else { return }
+        for vcpu in vcpus { vcpu.requestExit() }
+        pthread_kill(waiter, Self.wakeSignal)
+    }
+
+    /// Signals `waitForStop` handles. Block them in the process before any
+    /// other thread starts so that they are delivered only to the waiter.
+    public static var handledSignals: sigset_t {
+        var set = sigset_t()
+        sigemptyset(&set)
+        for signal in [SIGINT, SIGTERM, wakeSignal] { sigaddset(&set, signal) }
+        return set
+    }
+
+    public static func blockHandledSignals() {
+        var set = handledSignals
+        pthread_sigmask(SIG_BLOCK, &set, nil)
+    }
+
+    /// Blocks until a stop is requested, by a vCPU, another thread or SIGINT/SIGTERM.
+    public func waitForStop() -> StopReason {
+        var set = Self.handledSignals
+        while true {
+            if let stop = stopReason { return stop }
+            var signal: Int32 = 0
+            guard sigwait(&set, &signal) == 0 else { continue }
+            if signal == SIGINT || signal == SIGTERM { requestStop(.signal(signal)) }
+        }
+    }
+}
+
+/// Runs each vCPU on its own thread until the VM stops, then joins them all.
+public enum VMRunner {
+    public static func run<CPU: VirtualCPU>(vcpus: [CPU], buses: IOBuses, controller: VMController) -> StopReason {
+        var threads: [HostThread] = []
+        for vcpu in vcpus {
+            do {
+                threads.append(try HostThread(name: "vcpu\(vcpu.id)") {
+                    runLoop(vcpu, buses: buses, controller: controller)
+                })
+            } catch {
+                controller.requestStop(.fatal(message: "cannot start vCPU \(vcpu.id): \(error)", registers: nil))
+                break
+            }
+        }
+        let reason = controller.waitForStop()
+        for thread in threads { thread.join() }
+        return reason
+    }
+
+    static func runLoop<CPU: VirtualCPU>(_ vcpu: CPU, buses: IOBuses, controller: VMController) {
+        while !controller.isStopping {
+            let exit: VCPUExit
+            do { exit = try vcpu.run(buses: buses) } catch {
+                controller.requestStop(.fatal(message: "vCPU \(vcpu.id): \(error)", registers: vcpu.registerDump()))
+                return
+            }
+            if let stop = stopReason(for: exit, vcpu: vcpu) { controller.requestStop(stop) }
+        }
+    }
+
+    /// Maps a vCPU exit to a VM stop, or nil to keep running.
+    static func stopReason<CPU: VirtualCPU>(for exit: VCPUExit, vcpu: CPU) -> StopReason? {
+        let cpu = "vCPU \(vcpu.id)"
+        switch exit {
+        case .interrupted: return nil
+        case .halt: return .halted
+        case .systemEvent(.powerOff): return .powerOff
+        case .systemEvent(.reset): return .reset
+        case .systemEvent(.crash):
+            return .fatal(message: "\(cpu): the guest reported a crash", registers: vcpu.registerDump())
+        case .systemEvent(.other(let type)):
+            return .fatal(message: "\(cpu): unknown system event \(type)", registers: vcpu.registerDump())
+        case .shutdown:
+            return .fatal(message: "\(cpu): triple fault (KVM_EXIT_SHUTDOWN)", registers: vcpu.registerDump())
+        case .internalError(let suberror, let data):
+            let detail = data.map { hex($0) }.joined(separator: " ")
+            let kind = suberror == 1 ? "instruction emulation failed" : "suberror \(suberror)"
+            return .fatal(message: "\(cpu): KVM internal error: \(kind) [\(detail)]", registers: vcpu.registerDump())
+        case .failEntry(let reason, let hostCPU):
+            return .fatal(message: "\(cpu): VM entry failed (hardware reason \(hex(reason)), host CPU \(hostCPU))",
+                          registers: vcpu.registerDump())
+        case .unknown(let reason):
+            return .fatal(message: "\(cpu): unhandled exit reason \(reason)", registers: vcpu.registerDump())
+        }
+    }
+}

@@ -1,0 +1,60 @@
+@testable import LKVMCore
+import XCTest
+
+final class GuestMemoryTests: XCTestCase {
+    func makeMemory() throws -> GuestMemory {
+        try GuestMemory(ranges: [
+            GuestRange(start: GuestAddress(0), size: 0x10000)!,
+            GuestRange(start: GuestAddress(0x10_0000), size: 0x2000)!,
+        ])
+    }
+
+    func testTypedLittleEndianLoadsAndStores() throws {
+        let memory = try makeMemory()
+        try memory.store(UInt32(0x1122_3344), at: GuestAddress(0x100))
+        XCTAssertEqual(try memory.read(4, at: GuestAddress(0x100)), [0x44, 0x33, 0x22, 0x11])
+        XCTAssertEqual(try memory.load(UInt16.self, at: GuestAddress(0x101)), 0x2233)
+        try memory.store(UInt64.max - 1, at: GuestAddress(0x10_1FF8))
+        XCTAssertEqual(try memory.load(UInt64.self, at: GuestAddress(0x10_1FF8)), UInt64.max - 1)
+    }
+
+    func testAccessesOutsideOrAcrossRegionsAreRejected() throws {
+        let memory = try makeMemory()
+        // Straddles the end of the first region.
+        XCTAssertThrowsError(try memory.load(UInt32.self, at: GuestAddress(0xFFFE))) { error in
+            XCTAssertEqual(error as? GuestMemoryError, .outOfRange(GuestAddress(0xFFFE), length: 4))
+        }
+        // In the gap between regions.
+        XCTAssertThrowsError(try memory.read(1, at: GuestAddress(0x20000)))
+        // Past the last region.
+        XCTAssertThrowsError(try memory.write([1, 2], at: GuestAddress(0x10_1FFF)))
+        // A length that wraps the address space.
+        XCTAssertFalse(memory.contains(GuestAddress(0x100), length: UInt64.max))
+        XCTAssertThrowsError(try memory.store(UInt8(1), at: GuestAddress(UInt64.max)))
+        XCTAssertThrowsError(try memory.read(-1, at: GuestAddress(0)))
+    }
+
+    func testEmptyAccessAtTheEndIsAllowedButNotBeyond() throws {
+        let memory = try makeMemory()
+        XCTAssertEqual(try memory.read(0, at: GuestAddress(0x10000)).count, 0)
+        XCTAssertThrowsError(try memory.read(0, at: GuestAddress(0x10001)))
+    }
+
+    func testBadLayoutsAreRefused() {
+        XCTAssertThrowsError(try GuestMemory(ranges: [
+            GuestRange(start: GuestAddress(0), size: 0x2000)!,
+            GuestRange(start: GuestAddress(0x1000), size: 0x2000)!,
+        ])) { error in
+            guard case .overlappingRegions = error as? GuestMemoryError else { return XCTFail("\(error)") }
+        }
+        XCTAssertThrowsError(try GuestMemory(ranges: [GuestRange(start: GuestAddress(0x800), size: 0x1000)!]))
+        XCTAssertThrowsError(try GuestMemory(ranges: [GuestRange(start: GuestAddress(0), size: 0)!]))
+        XCTAssertNil(GuestRange(start: GuestAddress(UInt64.max - 10), size: 0x100))
+    }
+
+    func testHostMappingsDescribeEveryRegionForKVM() throws {
+        let mappings = try makeMemory().hostMappings
+        XCTAssertEqual(mappings.map(\.guest.start.raw), [0, 0x10_0000])
+        XCTAssertTrue(mappings.allSatisfy { $0.hostAddress != 0 && $0.hostAddress % 4096 == 0 })
+    }
+}

@@ -1,0 +1,65 @@
+# Shell helpers shared by the L1 and L2 inits (busybox ash), installed as
+# /lib/lab.sh in both initramfs images.
+
+# uptime: first field of /proc/uptime (seconds since this kernel booted).
+lab_uptime() { read -r up _ </proc/uptime; echo "$up"; }
+
+# lab_param NAME: value of NAME=... on the kernel command line (empty if absent).
+lab_param() {
+    for w in $(cat /proc/cmdline); do
+        case $w in "$1"=*) echo "${w#*=}"; return 0 ;; esac
+    done
+}
+
+# load_modules NAME...: insmod each module and its dependencies, using the
+# modules.dep staged by lab/setup. Built-in or already loaded modules are
+# skipped; .ko.xz files (trixie layout) are decompressed first.
+load_modules() {
+    for m in "$@"; do load_module "$m" || return 1; done
+}
+load_module() {
+    local name dir line path deps d
+    name=$(echo "$1" | tr - _)
+    [ -d "/sys/module/$name" ] && return 0
+    dir=/lib/modules/$(uname -r)
+    line=$(grep -E "/($name|$(echo "$name" | tr _ -))\.ko(\.xz)?:" "$dir/modules.dep" 2>/dev/null | head -n1)
+    if [ -z "$line" ]; then
+        grep -qE "/($name|$(echo "$name" | tr _ -))\.ko" "$dir/modules.builtin" 2>/dev/null && return 0
+        echo "lab: module $name not in the initramfs" >&2
+        return 1
+    fi
+    path=${line%%:*}
+    deps=${line#*:}
+    for d in $deps; do
+        d=${d##*/}
+        load_module "${d%%.ko*}" || return 1
+    done
+    case $path in
+    *.xz) xz -dc "$dir/$path" >/tmp/mod.ko && insmod /tmp/mod.ko; rm -f /tmp/mod.ko ;;
+    *) insmod "$dir/$path" ;;
+    esac
+}
+
+# (L1) lab_scenario NAME TIMEOUT INTERACTIVE CMD...: run one VMM invocation
+# and print its exit status as a marker. TIMEOUT 0 means none.
+lab_scenario() {
+    local name=$1 limit=$2 interactive=$3 rc t0 t1
+    shift 3
+    echo "LAB-L1: scenario=$name begin uptime=$(lab_uptime)"
+    t0=$(lab_uptime)
+    if [ "$interactive" = 1 ]; then
+        # The console is L2's: the VMM reads the user's keys on stdin.
+        "$@"
+    elif [ "$limit" != 0 ]; then
+        timeout -k 5 "$limit" "$@" </dev/null
+    else
+        "$@" </dev/null
+    fi
+    rc=$?
+    t1=$(lab_uptime)
+    # busybox timeout exits 143 on expiry (not 124): judge by elapsed time.
+    if [ "$limit" != 0 ] && awk "BEGIN{exit !($t1 - $t0 >= $limit)}"; then
+        echo "LAB-L1: scenario=$name timeout after ${limit}s"
+    fi
+    echo "LAB-L1: scenario=$name lkvm exit=$rc seconds=$(awk "BEGIN{printf \"%.1f\", $t1 - $t0}")"
+}
