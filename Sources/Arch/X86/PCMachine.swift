@@ -143,7 +143,8 @@ public final class PCMachine {
                     if consoleUART == nil { consoleUART = uart }
                 case .i8042(let spec):
                     let controller = self.controller
-                    let keyboard = I8042(onReset: { controller.requestStop(.reset) })
+                    let keyboard = I8042(keyboardInterrupt: KVMInterruptLine(machine: machine, number: spec.irq),
+                                         onReset: { controller.requestStop(.reset) })
                     try pio.register(keyboard, name: "i8042", base: UInt64(spec.dataPort), length: I8042.portSpan)
                 case .cmosRTC(let spec):
                     try pio.register(CMOSRTC(), name: "cmos-rtc", base: UInt64(spec.ports.start),
