@@ -37,6 +37,7 @@ enum Launcher {
                                            controller: machine.controller)
             } catch { throw LKVMError(error.description) }
         }
+        StartupProbe.report()
         let reason = machine.run()
         TerminalMode.restore()
         report(reason)
@@ -56,5 +57,20 @@ enum Launcher {
         case .powerOff, .reset, .halted:
             break
         }
+    }
+}
+
+/// `LKVM_STARTUP_T0_NS=<CLOCK_REALTIME ns before exec>` makes lkvm print how
+/// long it took from there to launching the vCPUs (each enters KVM_RUN at
+/// once): the figure `make bench` reports.
+enum StartupProbe {
+    static func report() {
+        guard let value = getenv("LKVM_STARTUP_T0_NS"), let t0 = UInt64(String(cString: value)) else { return }
+        var now = timespec()
+        clock_gettime(CLOCK_REALTIME, &now)
+        let nanoseconds = UInt64(now.tv_sec) * 1_000_000_000 + UInt64(now.tv_nsec)
+        let micros = nanoseconds >= t0 ? (nanoseconds - t0) / 1000 : 0
+        let line = "lkvm: startup to first KVM_RUN: \(micros / 1000).\(String(micros % 1000 + 1000).dropFirst()) ms\n"
+        _ = line.withCString { write(STDERR_FILENO, $0, strlen($0)) }
     }
 }

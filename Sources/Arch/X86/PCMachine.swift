@@ -121,10 +121,8 @@ public final class PCMachine {
             // in-kernel LAPIC for the guest's INIT/SIPI.
             try Self.enterLongMode(created[0], state: cpuState, entry: entry)
             vcpus = created
-        } catch let error as HypervisorError {
-            throw .hypervisor(error)
         } catch {
-            throw .unsupportedBoard("\(error)")
+            throw .hypervisor(error)
         }
 
         controller = VMController(vcpus: vcpus)
