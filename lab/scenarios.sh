@@ -10,7 +10,7 @@
 # The guest side of a scenario is the function scenario_NAME in lab/l2/init.
 
 scenario_boot() {
-    S_EXPECT=('LAB-L2: init reached uptime=')
+    S_EXPECT=('LAB-L2: init reached uptime=' 'LAB-L2: ioapic irqs=[1-9]' 'LAB-L2: serial irqs=[1-9]')
 }
 
 scenario_smp() {

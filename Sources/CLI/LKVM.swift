@@ -17,6 +17,7 @@ struct LKVM: ParsableCommand {
             Inside the console, Ctrl-A x quits lkvm.
             No KVM on this host? Boot the same arguments in the lab: lab/run -- ARGS
             """,
+        version: "lkvm 0.1.0",
         subcommands: [RunCommand.self])
 
     /// One-line errors instead of ArgumentParser's usage dump: our users read

@@ -19,17 +19,21 @@ enum Launcher {
     }
 
     static func bootPC(_ options: LaunchOptions) throws(LKVMError) -> Int32 {
-        let kvm: KVMSystem
-        do { kvm = try KVMSystem(hooks: .x86) } catch { throw LKVMError(error.description) }
         let config = PCMachineConfig(board: options.board, memMiB: options.memMiB, cpus: options.cpus,
                                      kernel: options.kernel, initrd: options.initrd, params: options.params)
-        let machine: PCMachine
-        do {
-            machine = try PCMachine(config: config, kvm: kvm, output: StandardOutputConsole())
-        } catch {
-            if case .boot = error { throw LKVMError("kernel '\(options.kernelPath)': \(error)") }
+        let image: PCGuestImage
+        do { image = try PCGuestImage(config: config) } catch {
+            if case .boot(let boot) = error, boot.isAboutTheKernelFile {
+                throw LKVMError("kernel '\(options.kernelPath)': \(error)")
+            }
             throw LKVMError(error.description)
         }
+        let kvm: KVMSystem
+        do { kvm = try KVMSystem(hooks: .x86) } catch { throw LKVMError(error.description) }
+        let machine: PCMachine
+        do {
+            machine = try PCMachine(image: image, kvm: kvm, output: StandardOutputConsole())
+        } catch { throw LKVMError(error.description) }
         if let uart = machine.console {
             TerminalMode.enterRaw()
             do {

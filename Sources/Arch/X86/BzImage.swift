@@ -331,3 +331,17 @@ public struct BzImage: Sendable {
         return LoadedKernel(loadAddress: load, entry64: entry, end: end)
     }
 }
+
+extension BootError {
+    /// True for problems with the kernel file itself (the CLI names the file);
+    /// false for problems of fit (initrd, command line, RAM size).
+    public var isAboutTheKernelFile: Bool {
+        switch self {
+        case .fileTooSmall, .notBzImage, .protocolTooOld, .notSixtyFourBit, .badSetupHeader,
+             .setupBeyondEndOfFile, .emptyPayload, .payloadTruncated:
+            true
+        default:
+            false
+        }
+    }
+}

@@ -52,57 +52,13 @@ public final class PCMachine {
     let machine: KVMMachine
     let memory: GuestMemory
 
-    /// lkvm's own kernel parameters: the console on COM1, reboot through the
-    /// i8042 (which lkvm sees), and no waiting after a panic.
-    public static let defaultParams = "console=ttyS0 reboot=k panic=-1"
-
-    public init(config: PCMachineConfig, kvm: KVMSystem, output: any ConsoleOutput) throws(PCMachineError) {
+    public init(image: PCGuestImage, kvm: KVMSystem, output: any ConsoleOutput) throws(PCMachineError) {
+        let config = image.config
         let board = config.board
-        guard case .x86IOAPIC(let ioapic) = board.interruptController else {
-            throw .unsupportedBoard("\(board.fileName): an x86_64 board needs the x86-ioapic interrupt controller")
-        }
         guard config.cpus <= kvm.maxVCPUs else {
             throw .hypervisor(.invalid("-c \(config.cpus): this host's KVM allows at most \(kvm.maxVCPUs) vCPUs"))
         }
-        // Everything about the guest image is checked before touching KVM state.
-        let kernel: BzImage
-        do { kernel = try BzImage(config.kernel) } catch { throw .boot(error) }
-        let ram: [GuestRange]
-        do { ram = try board.ram.ranges(forMiB: config.memMiB) } catch { throw .board(error) }
-        do { memory = try GuestMemory(ranges: ram) } catch { throw .memory(error) }
-        let entry: GuestAddress
-        let cpuState: LongModeLayout.CPUState
-        do {
-            let loaded = try kernel.load(into: memory)
-            entry = loaded.entry64
-            let commandLine = [Self.defaultParams, config.params].filter { !$0.isEmpty }.joined(separator: " ")
-            try memory.write(BootParams.commandLineBytes(commandLine, header: kernel.header),
-                             at: LongModeLayout.commandLineAddress)
-            var initrdRange: GuestRange?
-            if let initrd = config.initrd {
-                let start = try BootParams.placeInitrd(
-                    size: UInt64(initrd.count), ram: ram,
-                    initrdAddressMax: kernel.header.initrdAddressMax, kernelEnd: loaded.end)
-                try memory.write(initrd, at: start)
-                initrdRange = GuestRange(start: start, size: UInt64(initrd.count))
-            }
-            let e820 = try E820Map.build(ram: ram, reserved: board.ram.reserved.map(\.range))
-            try BootParams(header: kernel.header, commandLine: LongModeLayout.commandLineAddress,
-                           initrd: initrdRange, e820: e820)
-                .write(into: memory, at: LongModeLayout.zeroPageAddress)
-            // KVM's default routing sends GSI 0 (the in-kernel PIT) to IOAPIC
-            // pin 0, so the table says IRQ0 -> pin 0 rather than a PC's pin 2.
-            let mpTable = try MPTable.pc(cpuCount: config.cpus, ioapicAddress: ioapic.ioapic.start, timerPin: 0)
-            try memory.write(mpTable.encode(at: LongModeLayout.mpTableAddress), at: LongModeLayout.mpTableAddress)
-            cpuState = try LongModeLayout.write(into: memory)
-        } catch let error as BootError {
-            throw .boot(error)
-        } catch let error as GuestMemoryError {
-            throw .memory(error)
-        } catch {
-            throw .unsupportedBoard("\(error)")
-        }
-
+        memory = image.memory
         do {
             machine = try kvm.createVM()
             try machine.createX86InterruptControllers()
@@ -119,7 +75,7 @@ public final class PCMachine {
             }
             // Only the boot CPU starts at the kernel; the others wait in the
             // in-kernel LAPIC for the guest's INIT/SIPI.
-            try Self.enterLongMode(created[0], state: cpuState, entry: entry)
+            try Self.enterLongMode(created[0], state: image.cpuState, entry: image.entry)
             vcpus = created
         } catch {
             throw .hypervisor(error)

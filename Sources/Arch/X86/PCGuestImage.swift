@@ -1,0 +1,60 @@
+import LKVMCore
+
+/// Guest RAM with everything the kernel needs at entry: the kernel, initrd,
+/// command line, zero page with e820, MP table, page tables and GDT. Built
+/// without KVM, so every problem with the guest's inputs is found and
+/// reported the same way on any host, before a VM exists.
+public struct PCGuestImage {
+    public let config: PCMachineConfig
+    public let memory: GuestMemory
+    /// The kernel's 64-bit entry point.
+    public let entry: GuestAddress
+    public let cpuState: LongModeLayout.CPUState
+
+    /// lkvm's own kernel parameters: the console on COM1, reboot through the
+    /// i8042 (which lkvm sees), and no waiting after a panic.
+    public static let defaultParams = "console=ttyS0 reboot=k panic=-1"
+
+    public init(config: PCMachineConfig) throws(PCMachineError) {
+        self.config = config
+        let board = config.board
+        guard case .x86IOAPIC(let ioapic) = board.interruptController else {
+            throw .unsupportedBoard("\(board.fileName): an x86_64 board needs the x86-ioapic interrupt controller")
+        }
+        let kernel: BzImage
+        do { kernel = try BzImage(config.kernel) } catch { throw .boot(error) }
+        let ram: [GuestRange]
+        do { ram = try board.ram.ranges(forMiB: config.memMiB) } catch { throw .board(error) }
+        do { memory = try GuestMemory(ranges: ram) } catch { throw .memory(error) }
+        do {
+            let loaded = try kernel.load(into: memory)
+            entry = loaded.entry64
+            let commandLine = [Self.defaultParams, config.params].filter { !$0.isEmpty }.joined(separator: " ")
+            try memory.write(BootParams.commandLineBytes(commandLine, header: kernel.header),
+                             at: LongModeLayout.commandLineAddress)
+            var initrdRange: GuestRange?
+            if let initrd = config.initrd {
+                let start = try BootParams.placeInitrd(
+                    size: UInt64(initrd.count), ram: ram,
+                    initrdAddressMax: kernel.header.initrdAddressMax, kernelEnd: loaded.end)
+                try memory.write(initrd, at: start)
+                initrdRange = GuestRange(start: start, size: UInt64(initrd.count))
+            }
+            let e820 = try E820Map.build(ram: ram, reserved: board.ram.reserved.map(\.range))
+            try BootParams(header: kernel.header, commandLine: LongModeLayout.commandLineAddress,
+                           initrd: initrdRange, e820: e820)
+                .write(into: memory, at: LongModeLayout.zeroPageAddress)
+            // KVM's default routing sends GSI 0 (the in-kernel PIT) to IOAPIC
+            // pin 0, so the table says IRQ0 -> pin 0 rather than a PC's pin 2.
+            let mpTable = try MPTable.pc(cpuCount: config.cpus, ioapicAddress: ioapic.ioapic.start, timerPin: 0)
+            try memory.write(mpTable.encode(at: LongModeLayout.mpTableAddress), at: LongModeLayout.mpTableAddress)
+            cpuState = try LongModeLayout.write(into: memory)
+        } catch let error as BootError {
+            throw .boot(error)
+        } catch let error as GuestMemoryError {
+            throw .memory(error)
+        } catch {
+            throw .unsupportedBoard("\(error)")
+        }
+    }
+}
