@@ -59,7 +59,7 @@ let package = Package(
         .testTarget(name: "X86Tests", dependencies: ["ArchX86", "LKVMCore", "LKVMTestSupport"], path: "Tests/X86Tests",
                     exclude: ["Fixtures"]),
         .testTarget(name: "DevicesTests", dependencies: ["LKVMDevices", "LKVMCore", "LKVMTestSupport"], path: "Tests/DevicesTests"),
-        .testTarget(name: "CLITests", dependencies: ["lkvm"], path: "Tests/CLITests"),
-        .testTarget(name: "KVMSmokeTests", dependencies: ["LKVMKVM", "LKVMCore", "ArchX86", "LKVMDevices"], path: "Tests/KVMSmokeTests"),
+        .testTarget(name: "CLITests", dependencies: ["lkvm", "LKVMTestSupport"], path: "Tests/CLITests"),
+        .testTarget(name: "KVMSmokeTests", dependencies: ["LKVMKVM", "LKVMCore", "ArchX86", "LKVMDevices", "LKVMTestSupport"], path: "Tests/KVMSmokeTests"),
     ]
 )

@@ -52,10 +52,10 @@ final class BoardPCFileTests: XCTestCase {
         let virtio = try XCTUnwrap(board.virtioMMIO)
         XCTAssertEqual(virtio.base, GuestAddress(0xF000_0000))
         XCTAssertEqual(virtio.stride, 0x1000)
-        XCTAssertEqual(virtio.irqs, 9..<16)
-        XCTAssertEqual(virtio.slot(6)?.range, GuestRange(start: GuestAddress(0xF000_6000), size: 0x1000))
-        XCTAssertEqual(virtio.slot(6)?.irq, 15)
-        XCTAssertNil(virtio.slot(7))
+        XCTAssertEqual(virtio.irqs, 10..<16)
+        XCTAssertEqual(virtio.slot(5)?.range, GuestRange(start: GuestAddress(0xF000_5000), size: 0x1000))
+        XCTAssertEqual(virtio.slot(5)?.irq, 15)
+        XCTAssertNil(virtio.slot(6))
     }
 
     func testPCBoardAcceptsItsLimitsAndRefusesBeyond() throws {

@@ -4,6 +4,7 @@ import LKVMCore
 import LKVMDevices
 import LKVMKVM
 import Synchronization
+import LKVMTestSupport
 import XCTest
 
 /// Builds the real `pc` board machine around tiny kernels and runs it on the

@@ -40,20 +40,22 @@ load_module() {
     esac
 }
 
-# (L1) lab_scenario NAME TIMEOUT INTERACTIVE CMD...: run one VMM invocation
-# and print its exit status as a marker. TIMEOUT 0 means none.
+# (L1) lab_scenario NAME TIMEOUT INTERACTIVE INPUT_AFTER INPUT CMD...: run one
+# VMM invocation and print its exit status as a marker. TIMEOUT 0 means none.
+# Stdin: the user's terminal (INTERACTIVE=1); else INPUT (a newline added) fed
+# once the console printed a line containing INPUT_AFTER; else /dev/null.
 lab_scenario() {
-    local name=$1 limit=$2 interactive=$3 rc t0 t1
-    shift 3
+    local name=$1 limit=$2 interactive=$3 after=$4 input=$5 rc t0 t1
+    shift 5
     echo "LAB-L1: scenario=$name begin uptime=$(lab_uptime)"
     t0=$(lab_uptime)
     if [ "$interactive" = 1 ]; then
         # The console is L2's: the VMM reads the user's keys on stdin.
         "$@"
-    elif [ "$limit" != 0 ]; then
-        timeout -k 5 "$limit" "$@" </dev/null
+    elif [ -n "$after" ]; then
+        lab_fed "$after" "$input" lab_limit "$limit" "$@"
     else
-        "$@" </dev/null
+        lab_limit "$limit" "$@" </dev/null
     fi
     rc=$?
     t1=$(lab_uptime)
@@ -62,4 +64,35 @@ lab_scenario() {
         echo "LAB-L1: scenario=$name timeout after ${limit}s"
     fi
     echo "LAB-L1: scenario=$name lkvm exit=$rc seconds=$(awk "BEGIN{printf \"%.1f\", $t1 - $t0}")"
+}
+
+# lab_limit SECONDS CMD...: CMD, killed after SECONDS (0: no limit).
+lab_limit() {
+    local limit=$1
+    shift
+    if [ "$limit" != 0 ]; then timeout -k 5 "$limit" "$@"; else "$@"; fi
+}
+
+# lab_fed AFTER INPUT CMD...: run CMD with stdin from a FIFO and its stdout
+# passed through line by line; the first line that contains AFTER makes INPUT
+# and a newline go into the FIFO (once). Event driven: no polling, and every
+# wait is bounded by CMD's own end (lab_limit). Returns CMD's exit status.
+lab_fed() {
+    local after=$1 input=$2 fifo=/tmp/lab-stdin.$$ rcfile=/tmp/lab-rc.$$ rc
+    shift 2
+    rm -f "$fifo" "$rcfile"
+    mkfifo "$fifo" || return 125
+    # Opened read-write, a FIFO never blocks the opener and never reaches end
+    # of file while we hold it, so CMD's stdin stays open as a console would.
+    exec 3<>"$fifo"
+    { "$@" <&3 3<&-; echo $? >"$rcfile"; } |
+        LAB_AFTER=$after LAB_INPUT=$input awk -v fifo="$fifo" '
+            { print; fflush() }
+            !sent && index($0, ENVIRON["LAB_AFTER"]) {
+                print ENVIRON["LAB_INPUT"] > fifo; close(fifo); sent = 1
+            }'
+    exec 3<&-
+    rc=$(cat "$rcfile" 2>/dev/null)
+    rm -f "$fifo" "$rcfile"
+    return "${rc:-125}"
 }

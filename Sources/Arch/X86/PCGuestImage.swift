@@ -1,7 +1,7 @@
 import LKVMCore
 
 /// Guest RAM with everything the kernel needs at entry: the kernel, initrd,
-/// command line, zero page with e820, MP table, page tables and GDT. Built
+/// command line, zero page with e820, MP table, ACPI tables, page tables and GDT. Built
 /// without KVM, so every problem with the guest's inputs is found and
 /// reported the same way on any host, before a VM exists.
 public struct PCGuestImage {
@@ -48,11 +48,15 @@ public struct PCGuestImage {
             // pin 0, so the table says IRQ0 -> pin 0 rather than a PC's pin 2.
             let mpTable = try MPTable.pc(cpuCount: config.cpus, ioapicAddress: ioapic.ioapic.start, timerPin: 0)
             try memory.write(mpTable.encode(at: LongModeLayout.mpTableAddress), at: LongModeLayout.mpTableAddress)
+            // ACPI as well, for what the MP table cannot say: how to power off.
+            try ACPITables.write(into: memory, cpuCount: config.cpus, ioapicAddress: ioapic.ioapic.start)
             cpuState = try LongModeLayout.write(into: memory)
         } catch let error as BootError {
             throw .boot(error)
         } catch let error as GuestMemoryError {
             throw .memory(error)
+        } catch let error as ACPIError {
+            throw .acpi(error)
         } catch {
             throw .unsupportedBoard("\(error)")
         }

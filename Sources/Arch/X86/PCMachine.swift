@@ -28,6 +28,7 @@ public enum PCMachineError: Error, CustomStringConvertible {
     case hypervisor(HypervisorError)
     case bus(BusError)
     case unsupportedBoard(String)
+    case acpi(ACPIError)
 
     public var description: String {
         switch self {
@@ -37,6 +38,7 @@ public enum PCMachineError: Error, CustomStringConvertible {
         case .hypervisor(let error): error.description
         case .bus(let error): "board device layout: \(error)"
         case .unsupportedBoard(let what): what
+        case .acpi(let error): error.description
         }
     }
 }
@@ -107,6 +109,12 @@ public final class PCMachine {
                     throw PCMachineError.unsupportedBoard("\(board.fileName): \(device.kind) is an arm64 device")
                 }
             }
+            // ACPI power management: the guest's poweroff and ACPI reset.
+            let stopper = self.controller
+            let acpiPower = ACPIPowerManagement(onPowerOff: { stopper.requestStop(.powerOff) },
+                                                onReset: { stopper.requestStop(.reset) })
+            try pio.register(acpiPower, name: "acpi-pm", base: UInt64(ACPIPowerManagement.defaultBasePort),
+                             length: ACPIPowerManagement.portSpan)
         } catch let error as BusError {
             throw .bus(error)
         } catch let error as PCMachineError {

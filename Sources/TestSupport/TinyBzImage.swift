@@ -2,8 +2,8 @@
 /// whose 64-bit entry (payload + 0x200) runs `code`. Lets the whole `lkvm run`
 /// path (loader, zero page, long mode, devices, lifecycle) be tested on a host
 /// that cannot boot Linux. scripts/tiny-bzimage.py writes the same layout.
-enum TinyBzImage {
-    static func build(code: [UInt8]) -> [UInt8] {
+public enum TinyBzImage {
+    public static func build(code: [UInt8]) -> [UInt8] {
         var payload = [UInt8](repeating: 0, count: 0x200) + code
         payload += [UInt8](repeating: 0, count: (16 - payload.count % 16) % 16)
         var image = [UInt8](repeating: 0, count: 1024)
@@ -29,18 +29,20 @@ enum TinyBzImage {
 }
 
 /// 64-bit hand assembly for the tiny kernels.
-enum Asm64 {
+public enum Asm64 {
     /// out 0x80, eax (32-bit port write of eax)
-    static let outEAXTo80: [UInt8] = [0xE7, 0x80]
+    public static let outEAXTo80: [UInt8] = [0xE7, 0x80]
     /// mov eax, esi
-    static let movEAXESI: [UInt8] = [0x89, 0xF0]
+    public static let movEAXESI: [UInt8] = [0x89, 0xF0]
     /// mov eax, [rsi + disp32]
-    static func movEAXFromRSI(_ displacement: UInt32) -> [UInt8] {
+    public static func movEAXFromRSI(_ displacement: UInt32) -> [UInt8] {
         [0x8B, 0x86] + withUnsafeBytes(of: displacement.littleEndian) { Array($0) }
     }
     /// mov al, 0xfe; out 0x64, al: the i8042 reset lkvm turns into a clean exit.
-    static let resetThroughI8042: [UInt8] = [0xB0, 0xFE, 0xE6, 0x64]
-    static let hltLoop: [UInt8] = [0xF4, 0xEB, 0xFD]
+    public static let resetThroughI8042: [UInt8] = [0xB0, 0xFE, 0xE6, 0x64]
+    public static let hltLoop: [UInt8] = [0xF4, 0xEB, 0xFD]
     /// ud2: an undefined instruction with no IDT: the guest triple-faults.
-    static let ud2: [UInt8] = [0x0F, 0x0B]
+    public static let ud2: [UInt8] = [0x0F, 0x0B]
+    /// jmp $: spin forever without exits.
+    public static let spin: [UInt8] = [0xEB, 0xFE]
 }
