@@ -63,8 +63,10 @@ public final class PCMachine {
         memory = image.memory
         do {
             machine = try kvm.createVM()
-            try machine.createX86InterruptControllers()
+            // RAM before the irqchip: once interrupt routing exists, each memslot
+            // change waits for an SRCU grace period (measured: 6 ms of start-up).
             try machine.map(memory)
+            try machine.createX86InterruptControllers()
             let supported = try kvm.supportedCPUID()
             var created: [KVMVCPU] = []
             for id in 0..<config.cpus {
