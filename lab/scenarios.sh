@@ -7,6 +7,11 @@
 #   S_EXPECT    extended regexes that must all appear in the scenario's console
 #               output (besides "lkvm exit=0") for it to pass
 #   S_INTERACTIVE=1 when the user's terminal drives L2's console
+#   S_INPUT_AFTER, S_INPUT  console input for a non-interactive scenario: once
+#               a console line contains the text S_INPUT_AFTER, the line
+#               S_INPUT (a newline is added) goes to the VMM's stdin (else
+#               stdin is /dev/null). Earlier input would be lost: the guest's
+#               8250 driver clears the UART's FIFO when it starts.
 # The guest side of a scenario is the function scenario_NAME in lab/l2/init.
 
 scenario_boot() {
@@ -16,6 +21,19 @@ scenario_boot() {
 scenario_smp() {
     S_ARGS=(-c 2)
     S_EXPECT=('LAB-L2: init reached uptime=' 'LAB-L2: cpus online=0-1$')
+}
+
+# The serial console both ways, interrupt driven: L2 announces it is reading,
+# L1 types a line, L2 prints what it read and how many serial interrupts the
+# read took. The line is fixed (reproducible, and the guest cannot know it: it
+# exists only in L1's run script until it is typed), longer than the 16550's
+# 16-byte FIFO, and with spaces.
+CONSOLE_LINE='lkvm console check: 0123456789 abcdefghijklmnopqrstuvwxyz ABCDEFGHIJKLMNOPQRSTUVWXYZ'
+scenario_console() {
+    S_INPUT_AFTER='LAB-L2: console ready'
+    S_INPUT=$CONSOLE_LINE
+    S_EXPECT=('LAB-L2: console ready' "LAB-L2: console read=$CONSOLE_LINE\$"
+        'LAB-L2: console serial irqs=[0-9]+->[0-9]+ \(\+[1-9]')
 }
 
 scenario_shell() {
