@@ -6,6 +6,7 @@
 #   S_PARAMS    extra guest kernel parameters (lab.scenario=NAME is always added)
 #   S_EXPECT    extended regexes that must all appear in the scenario's console
 #               output (besides "lkvm exit=0") for it to pass
+#   S_REJECT    extended regexes that must not appear
 #   S_INTERACTIVE=1 when the user's terminal drives L2's console
 #   S_INPUT_AFTER, S_INPUT  console input for a non-interactive scenario: once
 #               a console line contains the text S_INPUT_AFTER, the line
@@ -34,6 +35,15 @@ scenario_console() {
     S_INPUT=$CONSOLE_LINE
     S_EXPECT=('LAB-L2: console ready' "LAB-L2: console read=$CONSOLE_LINE\$"
         'LAB-L2: console serial irqs=[0-9]+->[0-9]+ \(\+[1-9]')
+}
+
+# The guest powers off (poweroff -f in PID 1): lkvm must see ACPI's S5 and
+# exit 0. Without a working ACPI power-off the kernel returns to init, which
+# then dies: "Kernel panic - not syncing: Attempted to kill init".
+scenario_poweroff() {
+    S_PARAMS='lab.halt=poweroff'
+    S_EXPECT=('LAB-L2: init reached uptime=' 'reboot: Power down')
+    S_REJECT=('Kernel panic' 'LAB-L2: still running')
 }
 
 scenario_shell() {
