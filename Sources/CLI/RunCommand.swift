@@ -117,25 +117,15 @@ func executablePath() -> String {
     return String(decoding: buffer[..<count].map { UInt8(bitPattern: $0) }, as: UTF8.self)
 }
 
-/// Reads a whole input file; the error names the file, its role and errno.
+/// Reads a whole input file; the error names the file and its role.
 func readInput(_ path: String, what: String) throws(LKVMError) -> [UInt8] {
-    let fd = open(path, O_RDONLY | O_CLOEXEC)
-    guard fd >= 0 else { throw LKVMError("cannot open \(what) '\(path)': \(String(cString: strerror(errno)))") }
-    defer { close(fd) }
-    var info = stat()
-    guard fstat(fd, &info) == 0 else { throw LKVMError("cannot stat \(what) '\(path)': \(String(cString: strerror(errno)))") }
-    guard (info.st_mode & S_IFMT) == S_IFREG else { throw LKVMError("\(what) '\(path)' is not a regular file") }
-    guard info.st_size > 0 else { throw LKVMError("\(what) '\(path)' is empty") }
-    guard info.st_size <= 1 << 32 else { throw LKVMError("\(what) '\(path)' is larger than 4 GiB") }
-    var bytes = [UInt8](repeating: 0, count: Int(info.st_size))
-    var offset = 0
-    while offset < bytes.count {
-        let got = bytes.withUnsafeMutableBytes { read(fd, $0.baseAddress! + offset, $0.count - offset) }
-        if got < 0 && errno == EINTR { continue }
-        guard got > 0 else {
-            throw LKVMError("cannot read \(what) '\(path)': \(got < 0 ? String(cString: strerror(errno)) : "file shrank while reading")")
+    let bytes: [UInt8]
+    do { bytes = try HostFile.read(path, limit: 1 << 32) } catch {
+        switch error {
+        case .cannotOpen: throw LKVMError("cannot open \(what) '\(path)': \(error)")
+        default: throw LKVMError("\(what) '\(path)': \(error)")
         }
-        offset += got
     }
+    guard !bytes.isEmpty else { throw LKVMError("\(what) '\(path)' is empty") }
     return bytes
 }

@@ -11,25 +11,12 @@ enum BoardFileSystem {
     static let maxFileSize = 1 << 20
 
     static func readText(path: String) throws(BoardError) -> String {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { throw BoardError(file: path, message: "cannot open board file: \(errnoText())") }
-        defer { close(fd) }
-
-        var bytes: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 16384)
-        while true {
-            let count = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-            if count < 0 {
-                if errno == EINTR { continue }
-                throw BoardError(file: path, message: "cannot read board file: \(errnoText())")
-            }
-            if count == 0 { break }
-            bytes.append(contentsOf: chunk[0..<count])
-            guard bytes.count <= maxFileSize else {
-                throw BoardError(file: path, message: "larger than 1 MiB; not a board file")
-            }
+        do {
+            return String(decoding: try HostFile.read(path, limit: maxFileSize), as: UTF8.self)
+        } catch {
+            let verb = if case .cannotRead = error { "read" } else { "open" }
+            throw BoardError(file: path, message: "cannot \(verb) board file: \(error)")
         }
-        return String(decoding: bytes, as: UTF8.self)
     }
 
     static func isRegularFile(_ path: String) -> Bool {
@@ -61,10 +48,5 @@ enum BoardFileSystem {
     static func environment(_ name: String) -> String? {
         guard let value = getenv(name) else { return nil }
         return String(cString: value)
-    }
-
-    private static func errnoText() -> String {
-        let code = errno
-        return "\(String(cString: strerror(code))) (errno \(code))"
     }
 }

@@ -71,7 +71,8 @@ final class BadInputTests: XCTestCase {
     }
 
     func testKernelThatIsADirectory() throws {
-        try expectError(["run", "-k", scratch.path], contains: ["not a regular file"])
+        try expectError(["run", "-k", scratch.path], contains: ["Is a directory"])
+        try expectError(["run", "-k", "/dev/null"], contains: ["not a regular file"])
     }
 
     func testEmptyKernel() throws {
