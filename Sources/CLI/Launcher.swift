@@ -10,6 +10,7 @@ enum Launcher {
         // Before any thread exists, so that only the waiting thread takes
         // SIGINT/SIGTERM and the wake-up signal.
         VMController.blockHandledSignals()
+        ProcessName.set("lkvm:" + options.name)
         switch options.board.architecture {
         case .x86_64:
             return try bootPC(options)
@@ -44,20 +45,20 @@ enum Launcher {
         StartupProbe.report()
         let reason = machine.run()
         TerminalMode.restore()
-        report(reason)
+        report(reason, name: options.name)
         return reason.exitStatus
     }
 
-    static func report(_ reason: StopReason) {
+    static func report(_ reason: StopReason, name: String) {
         switch reason {
         case .fatal(let message, let registers):
             printError(message)
             if let registers { _ = (registers + "\n").withCString { write(STDERR_FILENO, $0, strlen($0)) } }
         case .signal(let number):
-            let line = "\nlkvm: stopped by signal \(number)\n"
+            let line = "\nlkvm: \(name) stopped by signal \(number)\n"
             _ = line.withCString { write(STDERR_FILENO, $0, strlen($0)) }
         case .consoleQuit:
-            _ = "\nlkvm: quit from the console\n".withCString { write(STDERR_FILENO, $0, strlen($0)) }
+            _ = "\nlkvm: \(name): quit from the console\n".withCString { write(STDERR_FILENO, $0, strlen($0)) }
         case .powerOff, .reset, .halted:
             break
         }
@@ -76,5 +77,16 @@ enum StartupProbe {
         let micros = nanoseconds >= t0 ? (nanoseconds - t0) / 1000 : 0
         let line = "lkvm: startup to first KVM_RUN: \(micros / 1000).\(String(micros % 1000 + 1000).dropFirst()) ms\n"
         _ = line.withCString { write(STDERR_FILENO, $0, strlen($0)) }
+    }
+}
+
+/// The name `ps` and `top` show for lkvm (the kernel keeps 15 bytes of it).
+enum ProcessName {
+    static func set(_ name: String) {
+        let fd = open("/proc/self/comm", O_WRONLY | O_CLOEXEC)
+        guard fd >= 0 else { return }
+        defer { close(fd) }
+        let bytes = Array(name.utf8.prefix(15))
+        _ = bytes.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
     }
 }

@@ -35,7 +35,7 @@ struct RunCommand: ParsableCommand {
     @Option(name: [.short, .customLong("cpus")], help: "Number of vCPUs (default: the board's).")
     var cpus: Int?
 
-    @Option(name: .long, help: "A name for this VM.")
+    @Option(name: .long, help: "A name for this VM (letters, digits, '.', '_', '-'); shown by ps and in lkvm's messages. Default: guest-PID.")
     var name: String?
 
     @Option(name: .long, help: "Guest console: serial.")
@@ -91,10 +91,15 @@ struct RunCommand: ParsableCommand {
         let memMiB = mem ?? resolved.ram.defaultMiB
         guard memMiB >= 1 else { throw LKVMError("-m \(memMiB): guest RAM must be at least 1 MiB", exitStatus: 64) }
         do { try resolved.validate(ramMiB: memMiB, cpus: cpuCount) } catch { throw LKVMError(error.description) }
+        let vmName = name ?? "guest-\(getpid())"
+        guard (1...64).contains(vmName.utf8.count),
+              vmName.utf8.allSatisfy({ $0 < 0x80 && (isalnum(Int32($0)) != 0 || "._-".utf8.contains($0)) }) else {
+            throw LKVMError("--name '\(vmName)': use 1 to 64 letters, digits, '.', '_' or '-'", exitStatus: 64)
+        }
         let kernelBytes = try readInput(kernel, what: "kernel")
         let initrdBytes = try initrd.map { path throws(LKVMError) in try readInput(path, what: "initrd") }
         return LaunchOptions(board: resolved, memMiB: memMiB, cpus: cpuCount, kernel: kernelBytes,
-                             kernelPath: kernel, initrd: initrdBytes, params: params ?? "", name: name)
+                             kernelPath: kernel, initrd: initrdBytes, params: params ?? "", name: vmName)
     }
 }
 
@@ -106,7 +111,7 @@ struct LaunchOptions {
     let kernelPath: String
     let initrd: [UInt8]?
     let params: String
-    let name: String?
+    let name: String
 }
 
 /// /proc/self/exe, so that boards are found next to the binary wherever it is.

@@ -141,6 +141,11 @@ final class BadInputTests: XCTestCase {
         try expectError(["run", "-k", "/bin/true", "--board", syntax], contains: ["syntax.toml"])
     }
 
+    func testBadVMName() throws {
+        try expectError(["run", "-k", "/bin/true", "--name", "two words"], contains: ["--name", "two words"])
+        try expectError(["run", "-k", "/bin/true", "--name", String(repeating: "n", count: 65)], contains: ["--name"])
+    }
+
     func testUnknownConsole() throws {
         try expectError(["run", "-k", "/bin/true", "--console", "telegraph"], contains: ["telegraph"])
     }

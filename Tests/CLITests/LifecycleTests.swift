@@ -56,14 +56,16 @@ final class LifecycleTests: XCTestCase {
 
     func testSIGTERMAndSIGINTStopASpinningGuestCleanly() throws {
         for (signal, status) in [(SIGTERM, Int32(143)), (SIGINT, Int32(130))] {
-            let (process, _, err) = try start(["run", "-k", try kernel(Asm64.spin), "-c", "4"])
+            let (process, _, err) = try start(["run", "-k", try kernel(Asm64.spin), "-c", "4", "--name", "spinner"])
             usleep(300_000)
+            let comm = try? String(contentsOfFile: "/proc/\(process.processIdentifier)/comm", encoding: .utf8)
+            XCTAssertEqual(comm, "lkvm:spinner\n", "--name shows in ps")
             kill(process.processIdentifier, signal)
             XCTAssertTrue(wait(process), "lkvm did not stop on signal \(signal)")
             XCTAssertEqual(process.terminationReason, .exit, "lkvm must exit, not die of the signal")
             XCTAssertEqual(process.terminationStatus, status)
             let text = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-            XCTAssertTrue(text.contains("stopped by signal \(signal)"), text)
+            XCTAssertTrue(text.contains("spinner stopped by signal \(signal)"), text)
         }
     }
 
