@@ -16,7 +16,8 @@
 # The guest side of a scenario is the function scenario_NAME in lab/l2/init.
 
 scenario_boot() {
-    S_EXPECT=('LAB-L2: init reached uptime=' 'LAB-L2: ioapic irqs=[1-9]' 'LAB-L2: serial irqs=[1-9]')
+    S_EXPECT=('LAB-L2: init reached uptime=' 'LAB-L2: ioapic irqs=[1-9]' 'LAB-L2: serial irqs=[1-9]'
+        'LAB-L2: rtc=rtc_cmos.* date=20[2-9][0-9]-')
 }
 
 scenario_smp() {
