@@ -6,7 +6,7 @@ REPO_DIR=$(cd "$LAB_DIR/.." && pwd)
 CACHE=${LKVM_LAB_CACHE:-/var/cache/lkvm-lab}
 
 # Host packages the lab needs (command used as a cheap "already installed" probe).
-LAB_PACKAGES=(qemu-system-x86 busybox-static cpio xz-utils kmod gzip coreutils)
+LAB_PACKAGES=(qemu-system-x86 busybox-static cpio xz-utils kmod gzip coreutils binutils)
 
 say() { printf 'lab: %s\n' "$*" >&2; }
 die() { printf 'lab: error: %s\n' "$*" >&2; exit 2; }
@@ -59,5 +59,6 @@ copy_with_libs() {
     done < <(ldd "$bin" 2>/dev/null | awk '/=> \//{print $3} /^[ \t]*\//{print $1}')
 }
 
-# Pack a directory as a gzip'd newc cpio archive.
-pack_cpio() { (cd "$1" && find . -mindepth 1 | LC_ALL=C sort | cpio -o -H newc --quiet -R 0:0) | gzip -1 >"$2"; }
+# Pack a directory as a newc cpio archive, gzip'd or plain.
+pack_cpio_plain() { (cd "$1" && find . -mindepth 1 | LC_ALL=C sort | cpio -o -H newc --quiet -R 0:0) >"$2"; }
+pack_cpio() { pack_cpio_plain "$1" /dev/stdout | gzip -1 >"$2"; }
