@@ -10,6 +10,8 @@ enum Launcher {
         // Before any thread exists, so that only the waiting thread takes
         // SIGINT/SIGTERM and the wake-up signal.
         VMController.blockHandledSignals()
+        // A closed stdout (lkvm run ... | head) must not kill the VM mid-write.
+        signal(SIGPIPE, SIG_IGN)
         ProcessName.set("lkvm:" + options.name)
         switch options.board.architecture {
         case .x86_64:
