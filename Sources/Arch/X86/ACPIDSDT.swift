@@ -6,23 +6,28 @@
 /// Linux registers its ACPI power-off only if `\_S5` evaluates; it then writes
 /// SLP_TYP = 5 with SLP_EN to PM1a_CNT, which `ACPIPowerManagement` turns into
 /// a power-off. Legacy devices (COM1, i8042, RTC) stay undescribed: Linux finds
-/// them by its legacy probes, as the FADT boot flags allow.
+/// them by its legacy probes, as the FADT boot flags allow. virtio-mmio
+/// devices are described (`ACPIVirtioMMIODevice`): stock x86 kernels have no
+/// `virtio_mmio.device=` support, but their virtio_mmio driver matches the
+/// ACPI id LNRO0005.
 enum ACPIDSDT {
     /// DSDT revision 2: AML integers are 64-bit.
     static let revision: UInt8 = 2
     /// The SLP_TYP value lkvm's PM1a control register treats as S5.
     static let softOffSleepType: UInt8 = 5
 
-    static func table() -> [UInt8] {
-        ACPITables.sdt(signature: "DSDT", revision: revision, body: aml())
+    static func table(virtioMMIO: [ACPIVirtioMMIODevice] = []) -> [UInt8] {
+        ACPITables.sdt(signature: "DSDT", revision: revision, body: aml(virtioMMIO: virtioMMIO))
     }
 
-    static func aml() -> [UInt8] {
+    static func aml(virtioMMIO: [ACPIVirtioMMIODevice] = []) -> [UInt8] {
         // SLP_TYPa, SLP_TYPb (no PM1b block, but both are read), two reserved.
-        AML.name("_S5_", AML.package([
+        let sleepState = AML.name("_S5_", AML.package([
             AML.integer(UInt64(softOffSleepType)), AML.integer(UInt64(softOffSleepType)),
             AML.integer(0), AML.integer(0),
         ]))
+        let devices = virtioMMIO.enumerated().flatMap { index, device in device.aml(index: index) }
+        return sleepState + (devices.isEmpty ? [] : AML.scope("\\_SB_", devices))
     }
 }
 

@@ -33,6 +33,8 @@ public enum ACPITables {
     /// The BIOS read-only area Linux scans for "RSD PTR ".
     public static let rsdpScanArea = GuestAddress(0xE0000)..<GuestAddress(0x10_0000)
     public static let defaultBase = GuestAddress(0xE0000)
+    /// The room lkvm gives the tables: [0xE0000, 0x100000), the BIOS area.
+    public static let maxSize: UInt64 = 0x20000
     /// The ISA IRQ (= GSI) of the System Control Interrupt, as on PCs.
     public static let defaultSCI: UInt8 = 9
 
@@ -50,8 +52,8 @@ public enum ACPITables {
         public static let rsdt: UInt64 = 0x080
         public static let xsdt: UInt64 = 0x0C0
         public static let fadt: UInt64 = 0x100
-        public static let dsdt: UInt64 = 0x280
-        public static let madt: UInt64 = 0x300
+        public static let madt: UInt64 = 0x280
+        // The DSDT follows the MADT (both grow: with vCPUs and with devices).
     }
 
     /// One table (or the RSDP) and the guest-physical address it belongs at.
@@ -66,17 +68,21 @@ public enum ACPITables {
     public static func build(cpuCount: Int, ioapicAddress: GuestAddress,
                              powerPorts: UInt16 = ACPIPowerManagement.defaultBasePort,
                              sci: UInt8 = defaultSCI,
+                             virtioMMIO: [ACPIVirtioMMIODevice] = [],
                              base: GuestAddress = defaultBase) throws(ACPIError) -> [Placed] {
         guard (1...254).contains(cpuCount) else { throw .invalidCPUCount(cpuCount) }
         guard sci < 16, sci != 0, sci != 2 else { throw .invalidSCI(sci) }
         guard ioapicAddress.raw <= UInt64(UInt32.max) else { throw .ioapicAboveFourGiB(ioapicAddress) }
         guard base.raw % 64 == 0 else { throw .badBase(base, "not 64-byte aligned") }
         let madt = ACPIMADT.table(cpuCount: cpuCount, ioapicAddress: UInt32(ioapicAddress.raw), sci: sci)
-        let (end, overflow) = base.raw.addingReportingOverflow(Offset.madt + UInt64(madt.count))
+        let dsdt = ACPIDSDT.table(virtioMMIO: virtioMMIO)
+        let dsdtOffset = (Offset.madt + UInt64(madt.count) + 15) & ~15
+        let (end, overflow) = base.raw.addingReportingOverflow(dsdtOffset + UInt64(dsdt.count))
         guard !overflow, end <= UInt64(UInt32.max) + 1 else { throw .badBase(base, "tables would cross 4 GiB") }
+        guard end - base.raw <= maxSize else { throw .badBase(base, "tables need \(end - base.raw) bytes, more than \(maxSize)") }
 
         func at(_ offset: UInt64) -> UInt32 { UInt32(base.raw + offset) }
-        let fadt = ACPIFADT.table(facs: at(Offset.facs), dsdt: at(Offset.dsdt), powerPorts: powerPorts, sci: sci)
+        let fadt = ACPIFADT.table(facs: at(Offset.facs), dsdt: at(dsdtOffset), powerPorts: powerPorts, sci: sci)
         let pointers = [at(Offset.fadt), at(Offset.madt)]
         let rsdt = sdt(signature: "RSDT", revision: 1, body: pointers.flatMap { LittleEndian.bytes($0) })
         let xsdt = sdt(signature: "XSDT", revision: 1, body: pointers.flatMap { LittleEndian.bytes(UInt64($0)) })
@@ -91,8 +97,8 @@ public enum ACPITables {
             place("RSDT", Offset.rsdt, rsdt),
             place("XSDT", Offset.xsdt, xsdt),
             place("FACP", Offset.fadt, fadt),
-            place("DSDT", Offset.dsdt, ACPIDSDT.table()),
             place("APIC", Offset.madt, madt),
+            place("DSDT", dsdtOffset, dsdt),
         ]
     }
 
@@ -101,9 +107,10 @@ public enum ACPITables {
     public static func write(into memory: GuestMemory, cpuCount: Int, ioapicAddress: GuestAddress,
                              powerPorts: UInt16 = ACPIPowerManagement.defaultBasePort,
                              sci: UInt8 = defaultSCI,
+                             virtioMMIO: [ACPIVirtioMMIODevice] = [],
                              base: GuestAddress = defaultBase) throws(ACPIError) -> [Placed] {
         let tables = try build(cpuCount: cpuCount, ioapicAddress: ioapicAddress,
-                               powerPorts: powerPorts, sci: sci, base: base)
+                               powerPorts: powerPorts, sci: sci, virtioMMIO: virtioMMIO, base: base)
         for table in tables {
             do { try memory.write(table.bytes, at: table.address) } catch { throw .guestMemory(error) }
         }
