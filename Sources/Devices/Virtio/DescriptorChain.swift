@@ -1,0 +1,77 @@
+import LKVMCore
+
+/// One buffer of a descriptor chain: a guest range already checked to lie in
+/// guest RAM, and whether the device may write it.
+public struct DescriptorSegment: Equatable, Sendable {
+    public let address: GuestAddress
+    public let length: UInt32
+    public let isWritable: Bool
+
+    public init(address: GuestAddress, length: UInt32, isWritable: Bool) {
+        self.address = address
+        self.length = length
+        self.isWritable = isWritable
+    }
+}
+
+/// A request taken from the available ring: its head index (what the used ring
+/// must name) and its buffers, readable ones first. Zero-length descriptors
+/// are accepted and left out of `segments`: nothing can be accessed there.
+public struct DescriptorChain: Sendable {
+    public let head: UInt16
+    public let segments: [DescriptorSegment]
+    private let memory: GuestMemory
+
+    init(head: UInt16, segments: [DescriptorSegment], memory: GuestMemory) {
+        self.head = head
+        self.segments = segments
+        self.memory = memory
+    }
+
+    public var readableSegments: [DescriptorSegment] { segments.filter { !$0.isWritable } }
+    public var writableSegments: [DescriptorSegment] { segments.filter(\.isWritable) }
+
+    /// Total bytes the driver gave for the device to read (at most 2^32).
+    public var readableLength: UInt64 { readableSegments.reduce(0) { $0 + UInt64($1.length) } }
+    /// Total bytes the device may write (at most 2^32).
+    public var writableLength: UInt64 { writableSegments.reduce(0) { $0 + UInt64($1.length) } }
+
+    /// The readable bytes in order, at most `limit` of them, so that a guest
+    /// cannot make the host allocate gigabytes.
+    public func readReadableBytes(limit: Int) throws(VirtQueueError) -> [UInt8] {
+        var bytes: [UInt8] = []
+        var remaining = UInt64(max(limit, 0))
+        for segment in readableSegments where remaining > 0 {
+            let count = min(UInt64(segment.length), remaining)
+            do { bytes += try memory.read(Int(count), at: segment.address) } catch { throw .memory(error) }
+            remaining -= count
+        }
+        return bytes
+    }
+
+    /// Writes `bytes` into the writable buffers as if they were one, starting
+    /// `offset` bytes in. Writes what fits and returns how many bytes that was.
+    @discardableResult
+    public func writeWritable(_ bytes: [UInt8], at offset: UInt64) throws(VirtQueueError) -> Int {
+        var skip = offset
+        var written = 0
+        for segment in writableSegments where written < bytes.count {
+            let length = UInt64(segment.length)
+            if skip >= length {
+                skip -= length
+                continue
+            }
+            let count = Int(min(length - skip, UInt64(bytes.count - written)))
+            // In range: the walk checked the whole segment, and skip < length.
+            let target = GuestAddress(segment.address.raw + skip)
+            do {
+                try memory.write(bytes[written..<(written + count)], at: target)
+            } catch {
+                throw .memory(error)
+            }
+            written += count
+            skip = 0
+        }
+        return written
+    }
+}

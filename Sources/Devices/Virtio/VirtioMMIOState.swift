@@ -1,0 +1,65 @@
+import LKVMCore
+
+/// What the driver wrote for one queue before DRIVER_OK.
+struct VirtioMMIOQueueRegisters {
+    var size: UInt32 = 0
+    var ready = false
+    var descriptorTable: UInt64 = 0
+    var availableRing: UInt64 = 0
+    var usedRing: UInt64 = 0
+
+    var addresses: VirtQueueAddresses {
+        VirtQueueAddresses(descriptorTable: GuestAddress(descriptorTable),
+                           availableRing: GuestAddress(availableRing),
+                           usedRing: GuestAddress(usedRing))
+    }
+}
+
+/// The transport registers a driver writes; guarded by the transport's lock.
+/// Writing 0 to Status replaces it with a fresh value.
+struct VirtioMMIOState {
+    var deviceFeaturesSelect: UInt32 = 0
+    var driverFeaturesSelect: UInt32 = 0
+    var driverFeatures: UInt64 = 0
+    /// The driver wrote a 1 to a feature word beyond the 64 bits offered.
+    var driverWroteHighFeatureWord = false
+    var queueSelect: UInt32 = 0
+    var queues: [VirtioMMIOQueueRegisters]
+    var status: UInt32 = 0
+    var activated = false
+
+    init(queueCount: Int) {
+        queues = Array(repeating: VirtioMMIOQueueRegisters(), count: queueCount)
+    }
+
+    var selectedQueue: Int? {
+        Int(queueSelect) < queues.count ? Int(queueSelect) : nil
+    }
+
+    /// Queue registers may change only while the device is not running.
+    mutating func updateSelectedQueue(_ change: (inout VirtioMMIOQueueRegisters) -> Void) {
+        guard !activated, let index = selectedQueue else { return }
+        change(&queues[index])
+    }
+
+    /// Driver features are frozen once FEATURES_OK is set.
+    mutating func writeDriverFeatures(_ word: UInt32) {
+        guard status & VirtioStatus.featuresOK == 0 else { return }
+        switch driverFeaturesSelect {
+        case 0, 1: driverFeatures = settingHalf(of: driverFeatures, high: driverFeaturesSelect == 1, to: word)
+        default: if word != 0 { driverWroteHighFeatureWord = true }
+        }
+    }
+
+    /// FEATURES_OK holds only for a subset of what is offered, with VERSION_1
+    /// (this transport has no legacy interface).
+    func featuresAcceptable(offered: UInt64) -> Bool {
+        !driverWroteHighFeatureWord && driverFeatures & ~offered == 0
+            && driverFeatures & VirtioFeature.version1 != 0
+    }
+}
+
+/// Replaces the low or high 32 bits of a 64-bit register pair.
+func settingHalf(of value: UInt64, high: Bool, to word: UInt32) -> UInt64 {
+    high ? value & 0xFFFF_FFFF | UInt64(word) << 32 : value & 0xFFFF_FFFF_0000_0000 | UInt64(word)
+}
