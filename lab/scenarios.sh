@@ -47,6 +47,14 @@ scenario_poweroff() {
     S_REJECT=('Kernel panic' 'LAB-L2: still running')
 }
 
+# virtio-rng over virtio-mmio, found by the stock kernel through the DSDT
+# (LNRO0005): L2 reads /dev/hwrng.
+scenario_rng() {
+    S_ARGS=(--rng --virtio-transport=mmio)
+    S_EXPECT=('LAB-L2: rng current=virtio_rng' 'LAB-L2: rng read=256 bytes'
+        'LAB-L2: rng distinct=(1[2-9][0-9]|2[0-5][0-9])$')
+}
+
 scenario_shell() {
     S_INTERACTIVE=1
 }

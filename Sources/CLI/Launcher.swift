@@ -23,7 +23,8 @@ enum Launcher {
 
     static func bootPC(_ options: LaunchOptions) throws(LKVMError) -> Int32 {
         let config = PCMachineConfig(board: options.board, memMiB: options.memMiB, cpus: options.cpus,
-                                     kernel: options.kernel, initrd: options.initrd, params: options.params)
+                                     kernel: options.kernel, initrd: options.initrd, params: options.params,
+                                     virtio: options.virtio)
         let image: PCGuestImage
         do { image = try PCGuestImage(config: config) } catch {
             if case .boot(let boot) = error, boot.isAboutTheKernelFile {

@@ -47,6 +47,12 @@ struct RunCommand: ParsableCommand {
     @Option(name: .long, help: "Guest architecture: x86_64 or arm64 (default: the host's).")
     var arch: String?
 
+    @Flag(name: .long, help: "Add a virtio-rng device (random bytes from the host's getrandom).")
+    var rng = false
+
+    @Option(name: .long, help: "virtio transport: mmio or pci (default: the board's).")
+    var virtioTransport: String?
+
     @Flag(name: .long, help: "Log debug messages (unclaimed I/O, setup steps) to stderr.")
     var debug = false
 
@@ -96,10 +102,25 @@ struct RunCommand: ParsableCommand {
               vmName.utf8.allSatisfy({ $0 < 0x80 && (isalnum(Int32($0)) != 0 || "._-".utf8.contains($0)) }) else {
             throw LKVMError("--name '\(vmName)': use 1 to 64 letters, digits, '.', '_' or '-'", exitStatus: 64)
         }
+        let virtioNames = rng ? ["rng"] : []
+        let transportName = virtioTransport ?? resolved.defaultTransport.rawValue
+        guard let transport = VirtioTransport(rawValue: transportName) else {
+            throw LKVMError("--virtio-transport \(transportName): unknown transport (use mmio or pci)", exitStatus: 64)
+        }
+        if !virtioNames.isEmpty && transport == .pci {
+            throw LKVMError("virtio over PCI is not implemented yet; use --virtio-transport mmio (board \(resolved.name) defaults to pci)", exitStatus: 64)
+        }
+        var virtioDevices: [any VirtioDevice] = []
+        for deviceName in virtioNames {
+            do { virtioDevices.append(try VirtioDeviceCatalog.entry(named: deviceName).make(nil)) } catch {
+                throw LKVMError(error.description, exitStatus: 64)
+            }
+        }
         let kernelBytes = try readInput(kernel, what: "kernel")
         let initrdBytes = try initrd.map { path throws(LKVMError) in try readInput(path, what: "initrd") }
         return LaunchOptions(board: resolved, memMiB: memMiB, cpus: cpuCount, kernel: kernelBytes,
-                             kernelPath: kernel, initrd: initrdBytes, params: params ?? "", name: vmName)
+                             kernelPath: kernel, initrd: initrdBytes, params: params ?? "", name: vmName,
+                             virtio: virtioDevices)
     }
 }
 
@@ -112,6 +133,7 @@ struct LaunchOptions {
     let initrd: [UInt8]?
     let params: String
     let name: String
+    let virtio: [any VirtioDevice]
 }
 
 /// /proc/self/exe, so that boards are found next to the binary wherever it is.

@@ -146,6 +146,11 @@ final class BadInputTests: XCTestCase {
         try expectError(["run", "-k", "/bin/true", "--name", String(repeating: "n", count: 65)], contains: ["--name"])
     }
 
+    func testVirtioTransportChoices() throws {
+        try expectError(["run", "-k", "/bin/true", "--virtio-transport", "smoke-signals"], contains: ["smoke-signals"])
+        try expectError(["run", "-k", "/bin/true", "--rng", "--virtio-transport", "pci"], contains: ["PCI", "mmio"])
+    }
+
     func testUnknownConsole() throws {
         try expectError(["run", "-k", "/bin/true", "--console", "telegraph"], contains: ["telegraph"])
     }

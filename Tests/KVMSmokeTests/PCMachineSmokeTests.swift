@@ -16,11 +16,12 @@ final class PCMachineSmokeTests: XCTestCase {
     override func setUp() { VMController.blockHandledSignals() }
 
     func makeMachine(code: [UInt8], cpus: Int = 1, params: String = "", initrd: [UInt8]? = nil,
-                     console: RecordingConsole = RecordingConsole()) throws -> PCMachine {
+                     console: RecordingConsole = RecordingConsole(),
+                     virtio: [any VirtioDevice] = []) throws -> PCMachine {
         let kvm = try RealModeGuest.openKVM()
         let board = try BoardCatalog.load(path: Self.pcBoard)
         let config = PCMachineConfig(board: board, memMiB: 64, cpus: cpus, kernel: TinyBzImage.build(code: code),
-                                     initrd: initrd, params: params)
+                                     initrd: initrd, params: params, virtio: virtio)
         return try PCMachine(image: PCGuestImage(config: config), kvm: kvm, output: console)
     }
 
@@ -45,6 +46,20 @@ final class PCMachineSmokeTests: XCTestCase {
         XCTAssertEqual(values.first, 0x7000, "RSI must point at the zero page")
         XCTAssertEqual(values.dropFirst().first, 0x20000, "cmd_line_ptr")
         XCTAssertEqual(values.last.map { $0 & 0xFF }, 3, "e820: low RAM, EBDA/BIOS reserved, RAM above 1 MiB")
+    }
+
+    func testVirtioDevicesAppearOnTheBoardsMMIOSlots() throws {
+        // mov ebx, 0xF0000000; mov eax, [rbx] (magic); out; mov eax, [rbx + 8] (device id); out
+        let code: [UInt8] = [0xBB, 0x00, 0x00, 0x00, 0xF0, 0x8B, 0x03] + Asm64.outEAXTo80
+            + [0x8B, 0x43, 0x08] + Asm64.outEAXTo80 + Asm64.resetThroughI8042 + Asm64.hltLoop
+        let machine = try makeMachine(code: code, virtio: [VirtioRNG()])
+        let probe = RecordingDevice()
+        var pio = machine.buses.pio
+        try pio.register(probe, name: "probe", base: 0x80, length: 4)
+        let reason = VMRunner.run(vcpus: machine.vcpus, buses: IOBuses(pio: pio, mmio: machine.buses.mmio),
+                                  controller: machine.controller)
+        XCTAssertEqual(reason, .reset)
+        XCTAssertEqual(probe.writes.withLock { $0.map(\.value) }, [0x7472_6976, 4], "virtio magic, then device id 4 (rng)")
     }
 
     func testATripleFaultIsFatalWithARegisterDump() throws {

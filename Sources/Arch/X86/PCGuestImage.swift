@@ -1,4 +1,5 @@
 import LKVMCore
+import LKVMDevices
 
 /// Guest RAM with everything the kernel needs at entry: the kernel, initrd,
 /// command line, zero page with e820, MP table, ACPI tables, page tables and GDT. Built
@@ -10,6 +11,8 @@ public struct PCGuestImage {
     /// The kernel's 64-bit entry point.
     public let entry: GuestAddress
     public let cpuState: LongModeLayout.CPUState
+    /// The board's virtio-mmio slot for each of `config.virtio`, in order.
+    public let virtioSlots: [(range: GuestRange, irq: Int)]
 
     /// lkvm's own kernel parameters: the console on COM1, reboot through the
     /// i8042 (which lkvm sees), and no waiting after a panic.
@@ -21,6 +24,19 @@ public struct PCGuestImage {
         guard case .x86IOAPIC(let ioapic) = board.interruptController else {
             throw .unsupportedBoard("\(board.fileName): an x86_64 board needs the x86-ioapic interrupt controller")
         }
+        var slots: [(range: GuestRange, irq: Int)] = []
+        if !config.virtio.isEmpty {
+            guard let window = board.virtioMMIO else {
+                throw .unsupportedBoard("\(board.fileName): no [virtio_mmio] window for virtio devices")
+            }
+            for index in config.virtio.indices {
+                guard let slot = window.slot(index) else {
+                    throw .unsupportedBoard("\(board.fileName): \(config.virtio.count) virtio devices, but virtio_mmio.count is \(window.count)")
+                }
+                slots.append(slot)
+            }
+        }
+        virtioSlots = slots
         let kernel: BzImage
         do { kernel = try BzImage(config.kernel) } catch { throw .boot(error) }
         let ram: [GuestRange]
@@ -49,7 +65,9 @@ public struct PCGuestImage {
             let mpTable = try MPTable.pc(cpuCount: config.cpus, ioapicAddress: ioapic.ioapic.start, timerPin: 0)
             try memory.write(mpTable.encode(at: LongModeLayout.mpTableAddress), at: LongModeLayout.mpTableAddress)
             // ACPI as well, for what the MP table cannot say: how to power off.
-            try ACPITables.write(into: memory, cpuCount: config.cpus, ioapicAddress: ioapic.ioapic.start)
+            // ... and the virtio-mmio devices: stock x86 kernels find them only there.
+            try ACPITables.write(into: memory, cpuCount: config.cpus, ioapicAddress: ioapic.ioapic.start,
+                                 virtioMMIO: slots.map { ACPIVirtioMMIODevice(window: $0.range, gsi: UInt32($0.irq)) })
             cpuState = try LongModeLayout.write(into: memory)
         } catch let error as BootError {
             throw .boot(error)

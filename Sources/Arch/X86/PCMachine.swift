@@ -13,10 +13,13 @@ public struct PCMachineConfig: Sendable {
     public var initrd: [UInt8]?
     /// User parameters, appended after lkvm's own.
     public var params: String
+    /// virtio devices, each on the next virtio-mmio slot of the board.
+    public var virtio: [any VirtioDevice]
 
-    public init(board: Board, memMiB: Int, cpus: Int, kernel: [UInt8], initrd: [UInt8]?, params: String) {
+    public init(board: Board, memMiB: Int, cpus: Int, kernel: [UInt8], initrd: [UInt8]?, params: String,
+                virtio: [any VirtioDevice] = []) {
         self.board = board; self.memMiB = memMiB; self.cpus = cpus
-        self.kernel = kernel; self.initrd = initrd; self.params = params
+        self.kernel = kernel; self.initrd = initrd; self.params = params; self.virtio = virtio
     }
 }
 
@@ -87,7 +90,7 @@ public final class PCMachine {
 
         controller = VMController(vcpus: vcpus)
         var pio = Bus(kind: "port I/O")
-        let mmio = Bus(kind: "MMIO")
+        var mmio = Bus(kind: "MMIO")
         var consoleUART: Serial8250?
         do {
             for device in board.devices {
@@ -123,6 +126,16 @@ public final class PCMachine {
             throw error
         } catch {
             throw .unsupportedBoard("\(error)")
+        }
+        do {
+            for (index, (device, slot)) in zip(config.virtio, image.virtioSlots).enumerated() {
+                let name = "virtio-mmio\(index)"
+                let transport = VirtioMMIOTransport(device: device, memory: memory,
+                                                    line: KVMInterruptLine(machine: machine, number: slot.irq), name: name)
+                try mmio.register(transport, name: name, base: slot.range.start.raw, length: transport.length)
+            }
+        } catch {
+            throw .bus(error)
         }
         buses = IOBuses(pio: pio, mmio: mmio)
         console = consoleUART
