@@ -55,6 +55,14 @@ scenario_rng() {
         'LAB-L2: rng distinct=(1[2-9][0-9]|2[0-5][0-9])$')
 }
 
+# virtio-blk over virtio-mmio: L2 reads what L1 wrote, writes what L1 checks
+# after lkvm exits (lab/l1/hooks.sh), and cannot write the read-only disk.
+scenario_blk() {
+    S_ARGS=(--disk=/tmp/lab-vda.img --disk=/tmp/lab-vdb.img,ro --virtio-transport=mmio)
+    S_EXPECT=('LAB-L2: blk disks=16384/1' 'LAB-L2: blk read=ok' 'LAB-L2: blk write rc=0'
+        'LAB-L2: blk readonly write refused' 'LAB-L1: blk written=ok' 'LAB-L1: blk readonly untouched=ok')
+}
+
 scenario_shell() {
     S_INTERACTIVE=1
 }

@@ -47,6 +47,10 @@ struct RunCommand: ParsableCommand {
     @Option(name: .long, help: "Guest architecture: x86_64 or arm64 (default: the host's).")
     var arch: String?
 
+    @Option(name: [.short, .customLong("disk")],
+            help: "Add a virtio-blk disk: IMAGE[,ro][,direct] (a raw image; repeatable).")
+    var disks: [String] = []
+
     @Flag(name: .long, help: "Add a virtio-rng device (random bytes from the host's getrandom).")
     var rng = false
 
@@ -102,18 +106,18 @@ struct RunCommand: ParsableCommand {
               vmName.utf8.allSatisfy({ $0 < 0x80 && (isalnum(Int32($0)) != 0 || "._-".utf8.contains($0)) }) else {
             throw LKVMError("--name '\(vmName)': use 1 to 64 letters, digits, '.', '_' or '-'", exitStatus: 64)
         }
-        let virtioNames = rng ? ["rng"] : []
+        let virtioRequests = disks.map { ("blk", Optional($0)) } + (rng ? [("rng", nil)] : [])
         let transportName = virtioTransport ?? resolved.defaultTransport.rawValue
         guard let transport = VirtioTransport(rawValue: transportName) else {
             throw LKVMError("--virtio-transport \(transportName): unknown transport (use mmio or pci)", exitStatus: 64)
         }
-        if !virtioNames.isEmpty && transport == .pci {
+        if !virtioRequests.isEmpty && transport == .pci {
             throw LKVMError("virtio over PCI is not implemented yet; use --virtio-transport mmio (board \(resolved.name) defaults to pci)", exitStatus: 64)
         }
         var virtioDevices: [any VirtioDevice] = []
-        for deviceName in virtioNames {
-            do { virtioDevices.append(try VirtioDeviceCatalog.entry(named: deviceName).make(nil)) } catch {
-                throw LKVMError(error.description, exitStatus: 64)
+        for (deviceName, argument) in virtioRequests {
+            do { virtioDevices.append(try VirtioDeviceCatalog.entry(named: deviceName).make(argument)) } catch {
+                throw LKVMError(error.description)
             }
         }
         let kernelBytes = try readInput(kernel, what: "kernel")

@@ -48,6 +48,7 @@ lab_scenario() {
     local name=$1 limit=$2 interactive=$3 after=$4 input=$5 rc t0 t1
     shift 5
     echo "LAB-L1: scenario=$name begin uptime=$(lab_uptime)"
+    ! type "l1_before_$name" >/dev/null 2>&1 || "l1_before_$name"
     t0=$(lab_uptime)
     if [ "$interactive" = 1 ]; then
         # The console is L2's: the VMM reads the user's keys on stdin.
@@ -63,6 +64,7 @@ lab_scenario() {
     if [ "$limit" != 0 ] && awk "BEGIN{exit !($t1 - $t0 >= $limit)}"; then
         echo "LAB-L1: scenario=$name timeout after ${limit}s"
     fi
+    ! type "l1_after_$name" >/dev/null 2>&1 || "l1_after_$name"
     echo "LAB-L1: scenario=$name lkvm exit=$rc seconds=$(awk "BEGIN{printf \"%.1f\", $t1 - $t0}")"
 }
 
@@ -95,4 +97,9 @@ lab_fed() {
     rc=$(cat "$rcfile" 2>/dev/null)
     rm -f "$fifo" "$rcfile"
     return "${rc:-125}"
+}
+
+# lab_pattern NAME: one MiB of a recognisable, NAME-specific pattern.
+lab_pattern() {
+    yes "lkvm-lab-pattern-$1" | head -c 1048576
 }

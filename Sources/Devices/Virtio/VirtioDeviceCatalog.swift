@@ -30,6 +30,7 @@ public enum VirtioDeviceCatalog {
                                try noArgument("rng", argument)
                                return VirtioRNG()
                            }),
+        VirtioBlock.catalogEntry,
     ]
 
     public static func entry(named name: String) throws(VirtioCatalogError) -> VirtioCatalogEntry {

@@ -1,0 +1,214 @@
+import LKVMCore
+import Logging
+import Synchronization
+
+/// virtio-blk (virtio 1.2 section 5.2): a disk backed by a raw image file.
+///
+/// One request queue of 256. Each request is a 16-byte header (type,
+/// reserved, sector) in the device-readable part, then data, then one status
+/// byte at the very end of the device-writable part. Offered features:
+/// SEG_MAX (queue size - 2, so header and status always fit beside the data),
+/// FLUSH (mapped to fdatasync) and RO for read-only images. Requests: IN, OUT,
+/// FLUSH, GET_ID; any other type is answered UNSUPP.
+///
+/// All work happens in `processQueue()`, under the device's lock: today on
+/// the notifying vCPU, later on a worker thread that calls it directly.
+public final class VirtioBlock: VirtioDevice {
+    public static let queueSize: UInt16 = 256
+    /// Data segments per request; header and status take two more descriptors.
+    public static let maxSegmentsPerRequest = UInt32(queueSize) - 2
+    /// Request data moves through host buffers of at most this size, so a
+    /// 4 GiB request never needs 4 GiB of host memory.
+    static let transferWindow = 1 << 20
+
+    private struct State {
+        var queue: VirtQueue?
+        var memory: GuestMemory?
+        var interrupt: (any VirtioInterrupt)?
+        var reportedProblems: Set<String> = []
+    }
+
+    public let image: BlockImage
+    private let config: [UInt8]
+    private let state = Mutex(State())
+    private let logger = Logger(label: "lkvm.virtio.blk")
+
+    public init(image: BlockImage) {
+        self.image = image
+        var config = [UInt8](repeating: 0, count: VirtioBlockConfigLayout.size)
+        Self.put(image.sectorCount, at: VirtioBlockConfigLayout.capacity, in: &config)
+        Self.put(Self.maxSegmentsPerRequest, at: VirtioBlockConfigLayout.segmentMax, in: &config)
+        Self.put(UInt32(VirtioBlockSizes.sector), at: VirtioBlockConfigLayout.blockSize, in: &config)
+        self.config = config
+    }
+
+    /// Opens the image; see `BlockImage` for what makes that fail.
+    public convenience init(path: String, readOnly: Bool = false, direct: Bool = false) throws(BlockImageError) {
+        self.init(image: try BlockImage(path: path, readOnly: readOnly, direct: direct))
+    }
+
+    private static func put<T: FixedWidthInteger>(_ value: T, at offset: Int, in bytes: inout [UInt8]) {
+        for byte in 0..<MemoryLayout<T>.size {
+            bytes[offset + byte] = UInt8(truncatingIfNeeded: value >> (8 * byte))
+        }
+    }
+
+    public var deviceType: VirtioDeviceType { .block }
+    public var deviceFeatures: UInt64 {
+        VirtioBlockFeature.segmentMax | VirtioBlockFeature.flush | (image.isReadOnly ? VirtioBlockFeature.readOnly : 0)
+    }
+    public var queueMaxSizes: [UInt16] { [Self.queueSize] }
+    public var configSize: Int { config.count }
+
+    public func readConfig(offset: Int, size: Int) -> UInt64 {
+        config[offset..<(offset + size)].reversed().reduce(0) { $0 << 8 | UInt64($1) }
+    }
+
+    // The configuration space is read-only: writes are ignored (the default).
+
+    public func activate(memory: GuestMemory, queues: [VirtQueue?], features: UInt64,
+                         interrupt: any VirtioInterrupt) {
+        state.withLock { state in
+            state.queue = queues.first ?? nil
+            state.memory = memory
+            state.interrupt = interrupt
+        }
+    }
+
+    public func queueNotified(_ index: Int) throws(VirtQueueError) {
+        guard index == 0 else { return }
+        try processQueue()
+    }
+
+    /// Answers every available request, then interrupts if the driver wants.
+    /// Safe to call from any thread; calls are serialised by the device lock.
+    /// A worker thread should pass a thrown error to the interrupt's
+    /// `signalDeviceNeedsReset`.
+    public func processQueue() throws(VirtQueueError) {
+        try state.withLock { state throws(VirtQueueError) in
+            guard var queue = state.queue, let memory = state.memory else { return }
+            defer { state.queue = queue }
+            while let chain = try queue.nextChain() {
+                let written = try serve(chain, memory: memory, &state)
+                try queue.addUsed(head: chain.head, writtenLength: written)
+            }
+            if try queue.needsNotification() { state.interrupt?.signalUsedBuffer(queue: 0) }
+        }
+    }
+
+    public func reset() {
+        state.withLock { state in
+            state.queue = nil
+            state.memory = nil
+            state.interrupt = nil
+        }
+    }
+
+    /// Executes one request and writes its status; returns the used length:
+    /// the bytes written into the chain (data for IN and GET_ID, plus status).
+    private func serve(_ chain: DescriptorChain, memory: GuestMemory,
+                       _ state: inout State) throws(VirtQueueError) -> UInt32 {
+        let writableLength = chain.writableLength
+        guard writableLength > 0 else {
+            report(.noStatusByte, &state)
+            return 0
+        }
+        let dataCapacity = writableLength - 1  // the status byte is the last writable one
+        let outcome = try execute(chain, memory: memory, writableDataLength: dataCapacity)
+        if let problem = outcome.problem { report(problem, &state) }
+        try chain.writeWritable([outcome.status.rawValue], at: dataCapacity)
+        // At most 2^32 - 1 data bytes plus the status: fits the used length.
+        return UInt32(outcome.dataWritten) + 1
+    }
+
+    private struct Outcome {
+        var status: VirtioBlockStatus
+        var dataWritten: UInt64 = 0
+        var problem: VirtioBlockRequestProblem?
+
+        static let ok = Outcome(status: .ok)
+        static func ioError(_ problem: VirtioBlockRequestProblem, dataWritten: UInt64 = 0) -> Outcome {
+            Outcome(status: .ioError, dataWritten: dataWritten, problem: problem)
+        }
+    }
+
+    private func execute(_ chain: DescriptorChain, memory: GuestMemory,
+                         writableDataLength: UInt64) throws(VirtQueueError) -> Outcome {
+        let readableLength = chain.readableLength
+        guard let header = VirtioBlockRequestHeader(try chain.readReadableBytes(limit: VirtioBlockSizes.header)) else {
+            return .ioError(.headerTooShort(readableBytes: readableLength))
+        }
+        let readableDataLength = readableLength - UInt64(VirtioBlockSizes.header)
+        switch VirtioBlockRequestType(rawValue: header.type) {
+        case .read:
+            guard readableDataLength == 0 else { return .ioError(.dataInWrongDirection(.read)) }
+            if let problem = checkRange(sector: header.sector, length: writableDataLength) { return .ioError(problem) }
+            return try readData(chain, memory: memory, sector: header.sector, length: writableDataLength)
+        case .write:
+            guard writableDataLength == 0 else { return .ioError(.dataInWrongDirection(.write)) }
+            guard !image.isReadOnly else { return .ioError(.writeToReadOnly) }
+            if let problem = checkRange(sector: header.sector, length: readableDataLength) { return .ioError(problem) }
+            return try writeData(chain, memory: memory, sector: header.sector, length: readableDataLength)
+        case .flush:
+            do { try image.flush() } catch { return .ioError(.hostIO(error)) }
+            return .ok
+        case .getID:
+            var cursor = VirtioBlockSegmentCursor(segments: chain.writableSegments, memory: memory)
+            let written = try cursor.scatter(Array(image.serial.prefix(Int(min(writableDataLength, 20)))))
+            return Outcome(status: .ok, dataWritten: UInt64(written))
+        case nil:
+            return Outcome(status: .unsupported, problem: .unsupportedType(header.type))
+        }
+    }
+
+    /// Whole sectors, all inside the disk; written so that a sector near
+    /// 2^64 cannot overflow into range.
+    private func checkRange(sector: UInt64, length: UInt64) -> VirtioBlockRequestProblem? {
+        let sectorSize = UInt64(VirtioBlockSizes.sector)
+        guard length % sectorSize == 0 else { return .lengthNotSectorMultiple(length) }
+        let sectors = length / sectorSize
+        let capacity = image.sectorCount
+        guard sector <= capacity, sectors <= capacity - sector else {
+            return .beyondCapacity(sector: sector, sectors: sectors, capacity: capacity)
+        }
+        return nil
+    }
+
+    /// IN: image to the writable data buffers, one window at a time.
+    private func readData(_ chain: DescriptorChain, memory: GuestMemory, sector: UInt64,
+                          length: UInt64) throws(VirtQueueError) -> Outcome {
+        var cursor = VirtioBlockSegmentCursor(segments: chain.writableSegments, memory: memory)
+        let start = sector * UInt64(VirtioBlockSizes.sector)  // checkRange: no overflow
+        var done: UInt64 = 0
+        while done < length {
+            let count = Int(min(UInt64(Self.transferWindow), length - done))
+            let bytes: [UInt8]
+            do { bytes = try image.read(count, at: start + done) } catch {
+                return .ioError(.hostIO(error), dataWritten: done)
+            }
+            done += UInt64(try cursor.scatter(bytes))
+        }
+        return Outcome(status: .ok, dataWritten: done)
+    }
+
+    /// OUT: the readable data buffers (after the header) to the image.
+    private func writeData(_ chain: DescriptorChain, memory: GuestMemory, sector: UInt64,
+                           length: UInt64) throws(VirtQueueError) -> Outcome {
+        var cursor = VirtioBlockSegmentCursor(segments: chain.readableSegments, memory: memory,
+                                              skipping: UInt64(VirtioBlockSizes.header))
+        let start = sector * UInt64(VirtioBlockSizes.sector)
+        var done: UInt64 = 0
+        while done < length {
+            let bytes = try cursor.gather(Int(min(UInt64(Self.transferWindow), length - done)))
+            do { try image.write(bytes, at: start + done) } catch { return .ioError(.hostIO(error)) }
+            done += UInt64(bytes.count)
+        }
+        return .ok
+    }
+
+    /// Logs the first problem of each kind; the guest already has its status.
+    private func report(_ problem: VirtioBlockRequestProblem, _ state: inout State) {
+        guard state.reportedProblems.insert(problem.kind).inserted else { return }
+        logger.warning("virtio-blk \(image.path): \(problem.description) (further ones are not logged)")
+    }
+}
