@@ -69,7 +69,7 @@ public struct Bus: Sendable {
     public func read(_ address: UInt64, size: Int) -> UInt64 {
         guard let entry = entry(at: address) else {
             logger.debug("unclaimed \(kind) read", metadata: ["address": "\(hex(address))", "size": "\(size)"])
-            return size >= 8 ? UInt64.max : (UInt64(1) << (size * 8)) - 1
+            return floatingBusValue(size: size)
         }
         return entry.device.read(offset: address - entry.range.start.raw, size: size)
     }
@@ -82,4 +82,11 @@ public struct Bus: Sendable {
         }
         entry.device.write(offset: address - entry.range.start.raw, size: size, value: value)
     }
+}
+
+/// What a read nobody answers returns: all ones for the access size, like
+/// an undriven bus.
+public func floatingBusValue(size: Int) -> UInt64 {
+    guard size > 0 else { return 0 }
+    return size >= 8 ? UInt64.max : (UInt64(1) << UInt64(size * 8)) - 1
 }

@@ -37,7 +37,7 @@ public final class Serial8250: BusDevice {
     public var length: UInt64 { UInt64(UARTRegister.count) << UInt64(registerShift) }
 
     public func read(offset: UInt64, size: Int) -> UInt64 {
-        guard let register = register(at: offset, size: size) else { return allOnes(size) }
+        guard let register = register(at: offset, size: size) else { return floatingBusValue(size: size) }
         return state.withLock { uart in
             let value = uart.read(register)
             updateLine(&uart)
@@ -275,8 +275,3 @@ struct UARTState {
     }
 }
 
-/// What an access that hits no register reads: a floating bus.
-private func allOnes(_ size: Int) -> UInt64 {
-    guard size > 0 else { return 0 }
-    return size >= 8 ? UInt64.max : (UInt64(1) << UInt64(size * 8)) - 1
-}
