@@ -117,8 +117,8 @@ public final class VirtioBlock: VirtioDevice {
         let outcome = try execute(chain, memory: memory, writableDataLength: dataCapacity)
         if let problem = outcome.problem { report(problem, &state) }
         try chain.writeWritable([outcome.status.rawValue], at: dataCapacity)
-        // At most 2^32 - 1 data bytes plus the status: fits the used length.
-        return UInt32(outcome.dataWritten) + 1
+        // A chain holds at most 2^32 bytes; clamping keeps even that edge from trapping.
+        return UInt32(clamping: outcome.dataWritten + 1)
     }
 
     private struct Outcome {
