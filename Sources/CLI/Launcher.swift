@@ -24,7 +24,11 @@ enum Launcher {
     static func bootPC(_ options: LaunchOptions) throws(LKVMError) -> Int32 {
         let config = PCMachineConfig(board: options.board, memMiB: options.memMiB, cpus: options.cpus,
                                      kernel: options.kernel, initrd: options.initrd, params: options.params,
-                                     virtio: options.virtio)
+                                     virtio: options.virtio, traceVirtio: options.traceVirtio,
+                                     traceSink: { line in
+                                         // \r too: stderr may share a raw-mode terminal.
+                                         _ = (line + "\r\n").withCString { write(STDERR_FILENO, $0, strlen($0)) }
+                                     })
         let image: PCGuestImage
         do { image = try PCGuestImage(config: config) } catch {
             if case .boot(let boot) = error, boot.isAboutTheKernelFile {

@@ -57,6 +57,10 @@ struct RunCommand: ParsableCommand {
     @Option(name: .long, help: "virtio transport: mmio or pci (default: the board's).")
     var virtioTransport: String?
 
+    @Option(name: .customLong("trace-virtio"),
+            help: "Trace virtqueue traffic of these virtio devices on stderr: all, or names such as blk,rng.")
+    var traceVirtio: String?
+
     @Flag(name: .long, help: "Log debug messages (unclaimed I/O, setup steps) to stderr.")
     var debug = false
 
@@ -120,11 +124,17 @@ struct RunCommand: ParsableCommand {
                 throw LKVMError(error.description)
             }
         }
+        var traceSelection: VirtioTraceSelection?
+        if let traceVirtio {
+            do { traceSelection = try VirtioTraceSelection(parsing: traceVirtio) } catch {
+                throw LKVMError("--trace-virtio \(traceVirtio): \(error)", exitStatus: 64)
+            }
+        }
         let kernelBytes = try readInput(kernel, what: "kernel")
         let initrdBytes = try initrd.map { path throws(LKVMError) in try readInput(path, what: "initrd") }
         return LaunchOptions(board: resolved, memMiB: memMiB, cpus: cpuCount, kernel: kernelBytes,
                              kernelPath: kernel, initrd: initrdBytes, params: params ?? "", name: vmName,
-                             virtio: virtioDevices)
+                             virtio: virtioDevices, traceVirtio: traceSelection)
     }
 }
 
@@ -138,6 +148,7 @@ struct LaunchOptions {
     let params: String
     let name: String
     let virtio: [any VirtioDevice]
+    let traceVirtio: VirtioTraceSelection?
 }
 
 /// /proc/self/exe, so that boards are found next to the binary wherever it is.

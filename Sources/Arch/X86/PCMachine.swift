@@ -15,11 +15,16 @@ public struct PCMachineConfig: Sendable {
     public var params: String
     /// virtio devices, each on the next virtio-mmio slot of the board.
     public var virtio: [any VirtioDevice]
+    /// Devices whose virtqueue traffic is traced to `traceSink` (nil: none).
+    public var traceVirtio: VirtioTraceSelection?
+    public var traceSink: @Sendable (String) -> Void
 
     public init(board: Board, memMiB: Int, cpus: Int, kernel: [UInt8], initrd: [UInt8]?, params: String,
-                virtio: [any VirtioDevice] = []) {
+                virtio: [any VirtioDevice] = [], traceVirtio: VirtioTraceSelection? = nil,
+                traceSink: @escaping @Sendable (String) -> Void = { _ in }) {
         self.board = board; self.memMiB = memMiB; self.cpus = cpus
         self.kernel = kernel; self.initrd = initrd; self.params = params; self.virtio = virtio
+        self.traceVirtio = traceVirtio; self.traceSink = traceSink
     }
 }
 
@@ -130,8 +135,10 @@ public final class PCMachine {
         do {
             for (index, (device, slot)) in zip(config.virtio, image.virtioSlots).enumerated() {
                 let name = "virtio-mmio\(index)"
+                let tracer = config.traceVirtio?.tracer(for: device, transportName: name, sink: config.traceSink)
                 let transport = VirtioMMIOTransport(device: device, memory: memory,
-                                                    line: KVMInterruptLine(machine: machine, number: slot.irq), name: name)
+                                                    line: KVMInterruptLine(machine: machine, number: slot.irq),
+                                                    name: name, tracer: tracer)
                 try mmio.register(transport, name: name, base: slot.range.start.raw, length: transport.length)
             }
         } catch {

@@ -21,11 +21,24 @@ public struct DescriptorChain: Sendable {
     public let head: UInt16
     public let segments: [DescriptorSegment]
     private let memory: GuestMemory
+    /// Set when the device's traffic is traced; nil otherwise.
+    private let trace: VirtQueueTrace?
 
-    init(head: UInt16, segments: [DescriptorSegment], memory: GuestMemory) {
+    init(head: UInt16, segments: [DescriptorSegment], memory: GuestMemory, trace: VirtQueueTrace? = nil) {
         self.head = head
         self.segments = segments
         self.memory = memory
+        self.trace = trace
+    }
+
+    /// Whether this chain's device is traced: worth building a note for.
+    public var isTraced: Bool { trace != nil }
+
+    /// Adds a one-line summary of the request to the virtqueue trace
+    /// (`q0 note head 3: IN sector 2048 x8 -> OK`). The text is built only
+    /// when the device is traced.
+    public func traceNote(_ text: @autoclosure () -> String) {
+        trace?.note(head: head, text())
     }
 
     public var readableSegments: [DescriptorSegment] { segments.filter { !$0.isWritable } }

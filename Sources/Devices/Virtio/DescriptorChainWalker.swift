@@ -41,6 +41,13 @@ struct DescriptorChainWalker {
     let allowsIndirect: Bool
 
     func walk(from head: UInt16) throws(VirtQueueError) -> [DescriptorSegment] {
+        var noLayout: [VirtioTraceDescriptor]? = nil
+        return try walk(from: head, layout: &noLayout)
+    }
+
+    /// The same walk; when `layout` is not nil, every descriptor read is
+    /// appended to it (for the trace), also when the walk then fails.
+    func walk(from head: UInt16, layout: inout [VirtioTraceDescriptor]?) throws(VirtQueueError) -> [DescriptorSegment] {
         var segments: [DescriptorSegment] = []
         var totalBytes: UInt64 = 0
         var sawWritable = false
@@ -59,6 +66,8 @@ struct DescriptorChainWalker {
             let descriptor = try VirtQueueDescriptor(table: table, index: index, memory: memory)
 
             if descriptor.flags & VirtQueueDescriptor.indirect != 0 {
+                layout?.append(.indirect(address: descriptor.address.raw,
+                                         entries: descriptor.length / UInt32(VirtQueueDescriptor.size)))
                 table = try indirectTable(descriptor, alreadyIndirect: inIndirectTable)
                 tableSize = descriptor.length / UInt32(VirtQueueDescriptor.size)
                 inIndirectTable = true
@@ -68,6 +77,7 @@ struct DescriptorChainWalker {
             }
 
             let writable = descriptor.flags & VirtQueueDescriptor.write != 0
+            layout?.append(.buffer(address: descriptor.address.raw, length: descriptor.length, writable: writable))
             guard writable || !sawWritable else { throw .readableAfterWritable(index: index) }
             sawWritable = sawWritable || writable
 

@@ -39,6 +39,8 @@ public struct VirtQueue: Sendable {
     public private(set) var nextUsedIndex: UInt16 = 0
     private var usedIndexAtLastCheck: UInt16 = 0
     private var usedSinceLastCheck = 0
+    /// Set by the transport when the device's traffic is traced; nil otherwise.
+    var trace: VirtQueueTrace?
 
     /// Checks the size and that the three areas lie in guest RAM, aligned as
     /// the spec's table in 2.7 requires.
@@ -92,9 +94,14 @@ public struct VirtQueue: Sendable {
         guard head < size else { throw .headOutOfRange(head, size: size) }
         let walker = DescriptorChainWalker(memory: memory, descriptorTable: addresses.descriptorTable,
                                            queueSize: size, allowsIndirect: allowsIndirect)
-        let segments = try walker.walk(from: head)
+        let segments: [DescriptorSegment]
+        if let trace {
+            segments = try Self.walk(walker, head, tracedBy: trace)
+        } else {
+            segments = try walker.walk(from: head)
+        }
         nextAvailableIndex &+= 1
-        return DescriptorChain(head: head, segments: segments, memory: memory)
+        return DescriptorChain(head: head, segments: segments, memory: memory, trace: trace)
     }
 
     /// Returns a chain to the driver: the used entry, then the index that
@@ -107,6 +114,7 @@ public struct VirtQueue: Sendable {
         nextUsedIndex &+= 1
         usedSinceLastCheck += 1
         try store(nextUsedIndex, at: usedIndexAddress)
+        trace?.used(head: head, length: writtenLength)
     }
 
     /// Whether the driver wants a used-buffer notification for the entries
@@ -125,10 +133,30 @@ public struct VirtQueue: Sendable {
             guard added < 1 << 16 else { return true }
             let usedEvent = try load(UInt16.self, at: usedEventAddress)
             // The spec's vring_need_event: was used_event crossed by this batch?
-            return nextUsedIndex &- usedEvent &- 1 < nextUsedIndex &- previous
+            let wanted = nextUsedIndex &- usedEvent &- 1 < nextUsedIndex &- previous
+            if !wanted {
+                trace?.emit("no interrupt: used idx \(previous)->\(nextUsedIndex) did not pass used_event \(usedEvent)")
+            }
+            return wanted
         }
         let flags = try load(UInt16.self, at: addresses.availableRing)
-        return flags & Self.availableNoInterrupt == 0
+        let wanted = flags & Self.availableNoInterrupt == 0
+        if !wanted { trace?.emit("no interrupt: driver set VIRTQ_AVAIL_F_NO_INTERRUPT") }
+        return wanted
+    }
+
+    /// Walks a chain recording its layout, and traces it taken or rejected.
+    private static func walk(_ walker: DescriptorChainWalker, _ head: UInt16,
+                             tracedBy trace: VirtQueueTrace) throws(VirtQueueError) -> [DescriptorSegment] {
+        var layout: [VirtioTraceDescriptor]? = []
+        do {
+            let segments = try walker.walk(from: head, layout: &layout)
+            trace.chainTaken(head: head, layout: layout ?? [])
+            return segments
+        } catch {
+            trace.chainRejected(head: head, layout: layout ?? [])
+            throw error
+        }
     }
 
     private func load<T: FixedWidthInteger>(_ type: T.Type, at address: GuestAddress) throws(VirtQueueError) -> T {

@@ -23,11 +23,16 @@ public final class VirtioMMIOTransport: BusDevice {
     private let interrupt: VirtioMMIOInterrupt
     private let state: Mutex<VirtioMMIOState>
     private let logger = Logger(label: "lkvm.virtio")
+    /// Where this device's virtqueue trace goes; nil when it is not traced.
+    private let tracer: VirtioTracer?
 
     /// - Parameter line: the interrupt input the board gave this transport;
     ///   asserted while InterruptStatus is not zero.
-    public init(device: any VirtioDevice, memory: GuestMemory, line: any InterruptLine, name: String) {
+    /// - Parameter tracer: traces the device's virtqueue traffic when given.
+    public init(device: any VirtioDevice, memory: GuestMemory, line: any InterruptLine, name: String,
+                tracer: VirtioTracer? = nil) {
         self.name = name
+        self.tracer = tracer
         self.device = device
         self.memory = memory
         offeredFeatures = device.deviceFeatures | VirtioFeature.transportOffered
@@ -96,8 +101,10 @@ public final class VirtioMMIOTransport: BusDevice {
                 // Linux's vm_del_vq clears it and warns unless it reads back
                 // 0; a running device keeps its queue until the reset.
                 state.queues[index].ready = false
+                tracer?.emit("q\(index) not ready")
             } else {
                 state.updateSelectedQueue { $0.ready = true }
+                tracer?.queueReady(state)
             }
         case .queueDescriptorLow, .queueDescriptorHigh:
             state.updateSelectedQueue {
@@ -121,6 +128,7 @@ public final class VirtioMMIOTransport: BusDevice {
     /// The driver status state machine (virtio 1.2 sections 2.1 and 3.1).
     private func writeStatus(_ value: UInt32, _ state: inout VirtioMMIOState) {
         guard value != 0 else {
+            tracer?.emit("reset (status 0)")
             reset(&state)
             return
         }
@@ -128,20 +136,25 @@ public final class VirtioMMIOTransport: BusDevice {
         var new = value & ~VirtioStatus.deviceNeedsReset & 0xFF  // that bit is the device's
         guard new & current == current else {
             logger.debug("\(name): driver cleared status bits", metadata: ["from": "\(hex(current))", "to": "\(hex(new))"])
+            tracer?.statusIgnored(new, current: current)
             return
         }
         let added = new & ~current
         if added & VirtioStatus.featuresOK != 0, !state.featuresAcceptable(offered: offeredFeatures) {
             new &= ~VirtioStatus.featuresOK  // the driver re-reads Status and gives up
             logger.debug("\(name): refused features \(hex(state.driverFeatures)) of \(hex(offeredFeatures))")
+            tracer?.features(state, offered: offeredFeatures, type: device.deviceType, accepted: false)
+        } else if added & VirtioStatus.featuresOK != 0 {
+            tracer?.features(state, offered: offeredFeatures, type: device.deviceType, accepted: true)
         }
         state.status = new
+        tracer?.emit("status \(VirtioTraceFormat.status(new))")
         if added & VirtioStatus.driverOK != 0 { activate(&state) }
     }
 
     private func activate(_ state: inout VirtioMMIOState) {
         guard state.status & VirtioStatus.featuresOK != 0 else {
-            interrupt.markNeedsReset(because: "DRIVER_OK without FEATURES_OK")
+            markNeedsReset(because: "DRIVER_OK without FEATURES_OK")
             return
         }
         var queues: [VirtQueue?] = []
@@ -154,16 +167,20 @@ public final class VirtioMMIOTransport: BusDevice {
                 guard let size = UInt16(exactly: registers.size) else {
                     throw VirtQueueError.badSize(registers.size, max: queueMaxSizes[index])
                 }
-                queues.append(try VirtQueue(size: size, deviceMaxSize: queueMaxSizes[index],
-                                            addresses: registers.addresses,
-                                            features: state.driverFeatures, memory: memory))
+                var queue = try VirtQueue(size: size, deviceMaxSize: queueMaxSizes[index],
+                                          addresses: registers.addresses,
+                                          features: state.driverFeatures, memory: memory)
+                if let tracer { queue.trace = VirtQueueTrace(tracer: tracer, queueIndex: index) }
+                queues.append(queue)
             }
         } catch {
-            interrupt.markNeedsReset(because: "queue \(queues.count): \(error)")
+            markNeedsReset(because: "queue \(queues.count): \(error)")
             return
         }
         state.activated = true
-        device.activate(memory: memory, queues: queues, features: state.driverFeatures, interrupt: interrupt)
+        let deviceInterrupt: any VirtioInterrupt =
+            tracer.map { VirtioTraceInterrupt(inner: interrupt, tracer: $0) } ?? interrupt
+        device.activate(memory: memory, queues: queues, features: state.driverFeatures, interrupt: deviceInterrupt)
     }
 
     private func notify(queue index: Int, _ state: VirtioMMIOState) {
@@ -171,13 +188,22 @@ public final class VirtioMMIOTransport: BusDevice {
         // exist, a notification is a no-op.
         guard state.activated, !interrupt.needsReset, index < queueMaxSizes.count else {
             logger.debug("\(name): ignored notification of queue \(index)")
+            tracer?.ignoredNotification(queue: index, state, queueCount: queueMaxSizes.count,
+                                        needsReset: interrupt.needsReset)
             return
         }
+        tracer?.emit("q\(index) notify")
         do {
             try device.queueNotified(index)
         } catch {
-            interrupt.markNeedsReset(because: "queue \(index): \(error)")
+            markNeedsReset(because: "queue \(index): \(error)")
         }
+    }
+
+    /// DEVICE_NEEDS_RESET for something the driver did; traced like the log, once.
+    private func markNeedsReset(because reason: String) {
+        if let tracer, !interrupt.needsReset { tracer.emit("DEVICE_NEEDS_RESET: \(reason)") }
+        interrupt.markNeedsReset(because: reason)
     }
 
     private func reset(_ state: inout VirtioMMIOState) {
