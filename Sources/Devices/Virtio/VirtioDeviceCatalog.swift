@@ -31,6 +31,8 @@ public enum VirtioDeviceCatalog {
                                return VirtioRNG()
                            }),
         VirtioBlock.catalogEntry,
+        Virtio9P.catalogEntry,
+        VirtioConsole.catalogEntry,
     ]
 
     public static func entry(named name: String) throws(VirtioCatalogError) -> VirtioCatalogEntry {

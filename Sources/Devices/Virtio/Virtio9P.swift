@@ -1,0 +1,136 @@
+import LKVMCore
+import Logging
+import Synchronization
+
+/// virtio-9p (virtio 1.2 section 5.x, the 9P transport, device type 9): one
+/// request queue; each chain carries a 9P2000.L request in its readable part
+/// and gets the reply in its writable part. The configuration space is the
+/// mount tag: its length (le16) then its bytes, offered with
+/// VIRTIO_9P_MOUNT_TAG. The guest mounts it with
+/// `mount -t 9p -o trans=virtio,version=9p2000.L TAG /mnt`.
+public final class Virtio9P: VirtioDevice {
+    public static let queueSize: UInt16 = 256
+    /// VIRTIO_9P_MOUNT_TAG: the configuration space holds the tag.
+    public static let mountTagFeature: UInt64 = 1 << 0
+    public static let defaultTag = "lkvm"
+    /// Longest tag accepted (the configuration space must stay small).
+    public static let maxTagLength = 64
+
+    private struct State {
+        var queue: VirtQueue?
+        var interrupt: (any VirtioInterrupt)?
+        var warnedAboutUnanswerable = false
+    }
+
+    public let sharedDirectory: String
+    public let tag: String
+    private let config: [UInt8]
+    private let server: Mutex<NinePServer>
+    private let state = Mutex(State())
+    private let logger = Logger(label: "lkvm.virtio.9p")
+
+    /// Opens `directory` now, so a missing one fails before the guest starts.
+    public init(sharing directory: String, tag: String = Virtio9P.defaultTag) throws(NinePErrno) {
+        sharedDirectory = directory
+        self.tag = tag
+        let tagBytes = Array(tag.utf8)
+        config = [UInt8(tagBytes.count & 0xFF), UInt8(tagBytes.count >> 8)] + tagBytes
+        server = Mutex(try NinePServer(sharing: directory))
+    }
+
+    public var deviceType: VirtioDeviceType { .ninePTransport }
+    public var deviceFeatures: UInt64 { Self.mountTagFeature }
+    public var queueMaxSizes: [UInt16] { [Self.queueSize] }
+    public var configSize: Int { config.count }
+
+    public func readConfig(offset: Int, size: Int) -> UInt64 {
+        config[offset..<(offset + size)].reversed().reduce(0) { $0 << 8 | UInt64($1) }
+    }
+
+    public func activate(memory: GuestMemory, queues: [VirtQueue?], features: UInt64,
+                         interrupt: any VirtioInterrupt) {
+        state.withLock { state in
+            state.queue = queues.first ?? nil
+            state.interrupt = interrupt
+        }
+    }
+
+    public func queueNotified(_ index: Int) throws(VirtQueueError) {
+        guard index == 0 else { return }
+        try processQueue()
+    }
+
+    /// Answers every available request, then interrupts if the driver wants.
+    public func processQueue() throws(VirtQueueError) {
+        try state.withLock { state throws(VirtQueueError) in
+            guard var queue = state.queue else { return }
+            defer { state.queue = queue }
+            while let chain = try queue.nextChain() {
+                let written = try serve(chain, &state)
+                try queue.addUsed(head: chain.head, writtenLength: UInt32(written))
+            }
+            if try queue.needsNotification() { state.interrupt?.signalUsedBuffer(queue: 0) }
+        }
+    }
+
+    private func serve(_ chain: DescriptorChain, _ state: inout State) throws(VirtQueueError) -> Int {
+        let capacity = Int(min(chain.writableLength, UInt64(NinePServer.maxMessageSize)))
+        guard capacity > 0 else {
+            if !state.warnedAboutUnanswerable {
+                state.warnedAboutUnanswerable = true
+                logger.warning("virtio-9p: a request with no writable buffer cannot be answered (used length 0)")
+            }
+            return 0
+        }
+        let request = try chain.readReadableBytes(limit: Int(NinePServer.maxMessageSize))
+        let reply = server.withLock { $0.handle(request, replyCapacity: capacity) }
+        return try chain.writeWritable(reply, at: 0)
+    }
+
+    public func reset() {
+        state.withLock { state in
+            state.queue = nil
+            state.interrupt = nil
+        }
+        // A reset driver starts over with Tversion, which drops every fid.
+    }
+}
+
+/// What `--9p DIR[,TAG]` asks for: the text is split at its last comma, so
+/// a directory path cannot contain one.
+public struct Virtio9POptions: Equatable, Sendable {
+    public var directory: String
+    public var tag: String
+
+    public init(parsing argument: String?) throws(VirtioCatalogError) {
+        let text = argument ?? ""
+        let parts = text.split(separator: ",", omittingEmptySubsequences: false).map(String.init)
+        guard let directory = parts.first, !directory.isEmpty, parts.count <= 2 else {
+            throw .badArgument(device: "9p", argument: text, reason: "needs a directory: DIR[,TAG]")
+        }
+        let tag = parts.count == 2 ? parts[1] : Virtio9P.defaultTag
+        guard !tag.isEmpty, tag.utf8.count <= Virtio9P.maxTagLength,
+              tag.unicodeScalars.allSatisfy({ $0.isASCII && $0.value > 0x20 && $0.value < 0x7F }) else {
+            throw .badArgument(device: "9p", argument: text,
+                               reason: "the tag must be 1 to \(Virtio9P.maxTagLength) printable ASCII characters")
+        }
+        self.directory = directory
+        self.tag = tag
+    }
+}
+
+extension Virtio9P {
+    /// The catalog's "9p": the directory is opened here, so a missing one
+    /// fails before the guest starts.
+    public static let catalogEntry = VirtioCatalogEntry(
+        name: "9p", type: .ninePTransport, summary: "a host directory shared over 9P2000.L: DIR[,TAG] (tag \"lkvm\")",
+        make: { argument throws(VirtioCatalogError) in
+            let options = try Virtio9POptions(parsing: argument)
+            do throws(NinePErrno) {
+                return try Virtio9P(sharing: options.directory, tag: options.tag)
+            } catch {
+                throw .badArgument(device: "9p", argument: argument ?? "",
+                                   reason: "cannot share \(options.directory): \(error.description)")
+            }
+        })
+}
