@@ -63,6 +63,27 @@ scenario_blk() {
         'LAB-L2: blk readonly write refused' 'LAB-L1: blk written=ok' 'LAB-L1: blk readonly untouched=ok')
 }
 
+# virtio-9p over virtio-mmio: mount, read, write, rename, mkdir, readdir; the
+# host's symlinks to a file outside the share must not reach it
+# (lab/l1/hooks.sh prepares and checks the share).
+scenario_9p() {
+    S_ARGS=(--9p=/tmp/lab-share,labshare --virtio-transport=mmio)
+    S_EXPECT=('LAB-L2: 9p mounted' 'LAB-L2: 9p read=ok' 'LAB-L2: 9p write,rename,mkdir=ok'
+        'LAB-L2: 9p readdir=.*from-l1.bin' 'LAB-L2: 9p escape=refused'
+        'LAB-L1: 9p written=ok' 'LAB-L1: 9p mkdir=ok' 'LAB-L1: 9p secret untouched=ok')
+    S_REJECT=('9p escape=LEAKED')
+}
+
+# virtio-console: the kernel has only console=hvc0; a line typed into lkvm
+# after L2 says it is ready comes back through hvc0.
+scenario_hvc() {
+    S_ARGS=(--console=virtio --virtio-transport=mmio)
+    S_PARAMS='console=hvc0'
+    S_INPUT_AFTER='LAB-L2: hvc ready'
+    S_INPUT='lkvm hvc check 0123456789'
+    S_EXPECT=('LAB-L2: hvc ready' 'LAB-L2: hvc read=lkvm hvc check 0123456789$')
+}
+
 scenario_shell() {
     S_INTERACTIVE=1
 }

@@ -12,6 +12,7 @@ enum Launcher {
         VMController.blockHandledSignals()
         // A closed stdout (lkvm run ... | head) must not kill the VM mid-write.
         signal(SIGPIPE, SIG_IGN)
+        raiseFileDescriptorLimit()
         ProcessName.set("lkvm:" + options.name)
         switch options.board.architecture {
         case .x86_64:
@@ -24,7 +25,8 @@ enum Launcher {
     static func bootPC(_ options: LaunchOptions) throws(LKVMError) -> Int32 {
         let config = PCMachineConfig(board: options.board, memMiB: options.memMiB, cpus: options.cpus,
                                      kernel: options.kernel, initrd: options.initrd, params: options.params,
-                                     virtio: options.virtio, traceVirtio: options.traceVirtio,
+                                     virtio: options.virtio, console: options.console,
+                                     traceVirtio: options.traceVirtio,
                                      traceSink: { line in
                                          // \r too: stderr may share a raw-mode terminal.
                                          _ = (line + "\r\n").withCString { write(STDERR_FILENO, $0, strlen($0)) }
@@ -42,12 +44,22 @@ enum Launcher {
         do {
             machine = try PCMachine(image: image, kvm: kvm, output: StandardOutputConsole())
         } catch { throw LKVMError(error.description) }
-        if let uart = machine.console {
+        // Guest output from either console goes to stdout; stdin goes to one.
+        let virtioConsole = options.virtio.lazy.compactMap { $0 as? VirtioConsole }.first
+        virtioConsole?.attach(output: StandardOutputConsole())
+        let deliver: (@Sendable ([UInt8]) -> Void)?
+        if options.console == .virtio, let virtioConsole {
+            deliver = { bytes in _ = virtioConsole.receive(bytes) }
+        } else if let uart = machine.console {
+            deliver = { bytes in _ = uart.receive(bytes) }
+        } else {
+            deliver = nil
+        }
+        if let deliver {
             TerminalMode.enterRaw()
-            do {
-                try ConsoleInputPump.start(deliver: { bytes in _ = uart.receive(bytes) },
-                                           controller: machine.controller)
-            } catch { throw LKVMError(error.description) }
+            do { try ConsoleInputPump.start(deliver: deliver, controller: machine.controller) } catch {
+                throw LKVMError(error.description)
+            }
         }
         StartupProbe.report()
         let reason = machine.run()
@@ -96,4 +108,13 @@ enum ProcessName {
         let bytes = Array(name.utf8.prefix(15))
         _ = bytes.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
     }
+}
+
+/// virtio-9p holds a host descriptor per guest fid: allow as many as the
+/// hard limit lets the process have.
+func raiseFileDescriptorLimit() {
+    var limit = rlimit()
+    guard getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0, limit.rlim_cur < limit.rlim_max else { return }
+    limit.rlim_cur = limit.rlim_max
+    _ = setrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit)
 }

@@ -38,8 +38,11 @@ struct RunCommand: ParsableCommand {
     @Option(name: .long, help: "A name for this VM (letters, digits, '.', '_', '-'); shown by ps and in lkvm's messages. Default: guest-PID.")
     var name: String?
 
-    @Option(name: .long, help: "Guest console: serial.")
+    @Option(name: .long, help: "Guest console on lkvm's stdin/stdout: serial (COM1, ttyS0) or virtio (hvc0; early output still on COM1).")
     var console: String = "serial"
+
+    @Option(name: .customLong("9p"), help: "Share a host directory over virtio-9p: DIR[,TAG] (tag default lkvm; repeatable).")
+    var ninePShares: [String] = []
 
     @Option(name: .long, help: "Board: a name from Boards/ or a path to a .toml file.")
     var board: String?
@@ -90,8 +93,8 @@ struct RunCommand: ParsableCommand {
         guard architecture == .host else {
             throw LKVMError("--arch \(architecture) needs an \(architecture) host with KVM; this host is \(Architecture.host). Boot it in the lab instead: lab/run -- <the same lkvm run arguments>")
         }
-        guard console == "serial" else {
-            throw LKVMError("--console \(console): unknown console (serial is available)", exitStatus: 64)
+        guard let guestConsole = GuestConsole(rawValue: console) else {
+            throw LKVMError("--console \(console): unknown console (serial or virtio)", exitStatus: 64)
         }
         let boardName = board ?? BoardCatalog.defaultBoardName(for: architecture)
         let resolved: Board
@@ -110,7 +113,8 @@ struct RunCommand: ParsableCommand {
               vmName.utf8.allSatisfy({ $0 < 0x80 && (isalnum(Int32($0)) != 0 || "._-".utf8.contains($0)) }) else {
             throw LKVMError("--name '\(vmName)': use 1 to 64 letters, digits, '.', '_' or '-'", exitStatus: 64)
         }
-        let virtioRequests = disks.map { ("blk", Optional($0)) } + (rng ? [("rng", nil)] : [])
+        let virtioRequests = disks.map { ("blk", Optional($0)) } + ninePShares.map { ("9p", Optional($0)) }
+            + (rng ? [("rng", nil)] : []) + (guestConsole == .virtio ? [("console", nil)] : [])
         let transportName = virtioTransport ?? resolved.defaultTransport.rawValue
         guard let transport = VirtioTransport(rawValue: transportName) else {
             throw LKVMError("--virtio-transport \(transportName): unknown transport (use mmio or pci)", exitStatus: 64)
@@ -134,7 +138,7 @@ struct RunCommand: ParsableCommand {
         let initrdBytes = try initrd.map { path throws(LKVMError) in try readInput(path, what: "initrd") }
         return LaunchOptions(board: resolved, memMiB: memMiB, cpus: cpuCount, kernel: kernelBytes,
                              kernelPath: kernel, initrd: initrdBytes, params: params ?? "", name: vmName,
-                             virtio: virtioDevices, traceVirtio: traceSelection)
+                             virtio: virtioDevices, console: guestConsole, traceVirtio: traceSelection)
     }
 }
 
@@ -148,6 +152,7 @@ struct LaunchOptions {
     let params: String
     let name: String
     let virtio: [any VirtioDevice]
+    let console: GuestConsole
     let traceVirtio: VirtioTraceSelection?
 }
 

@@ -151,6 +151,17 @@ final class BadInputTests: XCTestCase {
         try expectError(["run", "-k", "/bin/true", "--rng", "--virtio-transport", "pci"], contains: ["PCI", "mmio"])
     }
 
+    func testVirtioDeviceArgumentsAreCheckedBeforeBoot() throws {
+        try expectError(["run", "-k", "/bin/true", "--virtio-transport", "mmio", "--9p", "/nonexistent/share"],
+                        contains: ["/nonexistent/share"])
+        try expectError(["run", "-k", "/bin/true", "--virtio-transport", "mmio", "-d", "/nonexistent/disk.img"],
+                        contains: ["/nonexistent/disk.img"])
+        try expectError(["run", "-k", "/bin/true", "--virtio-transport", "mmio", "-d", "x.img,sideways"],
+                        contains: ["sideways"])
+        try expectError(["run", "-k", "/bin/true", "--console", "virtio"], contains: ["PCI", "mmio"])
+        try expectError(["run", "-k", "/bin/true", "--trace-virtio", "toaster"], contains: ["toaster"])
+    }
+
     func testUnknownConsole() throws {
         try expectError(["run", "-k", "/bin/true", "--console", "telegraph"], contains: ["telegraph"])
     }

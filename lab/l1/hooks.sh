@@ -27,3 +27,25 @@ l1_after_blk() {
     fi
     rm -f /tmp/lab-vda.img /tmp/lab-vdb.img /tmp/lab-vdb.md5
 }
+
+# 9p: a shared directory with a file L2 must read, a secret next to it that
+# L2 must not reach through symlinks, and afterwards the file L2 wrote.
+l1_before_9p() {
+    rm -rf /tmp/lab-share /tmp/lab-secret
+    mkdir -p /tmp/lab-share/sub
+    lab_pattern L1 >/tmp/lab-share/from-l1.bin
+    echo "host secret" >/tmp/lab-secret
+    ln -s /tmp/lab-secret /tmp/lab-share/absolute-link
+    ln -s ../lab-secret /tmp/lab-share/relative-link
+}
+
+l1_after_9p() {
+    if [ "$(md5sum </tmp/lab-share/renamed.bin 2>/dev/null)" = "$(lab_pattern L2 | md5sum)" ]; then
+        echo "LAB-L1: 9p written=ok"
+    else
+        echo "LAB-L1: 9p written=bad ($(ls -la /tmp/lab-share | tr '\n' ' '))"
+    fi
+    [ -d /tmp/lab-share/made-by-l2 ] && echo "LAB-L1: 9p mkdir=ok"
+    [ "$(cat /tmp/lab-secret)" = "host secret" ] && echo "LAB-L1: 9p secret untouched=ok"
+    rm -rf /tmp/lab-share /tmp/lab-secret
+}

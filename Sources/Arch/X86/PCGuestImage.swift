@@ -14,9 +14,20 @@ public struct PCGuestImage {
     /// The board's virtio-mmio slot for each of `config.virtio`, in order.
     public let virtioSlots: [(range: GuestRange, irq: Int)]
 
-    /// lkvm's own kernel parameters: the console on COM1, reboot through the
-    /// i8042 (which lkvm sees), and no waiting after a panic.
-    public static let defaultParams = "console=ttyS0 reboot=k panic=-1"
+    /// lkvm's own kernel parameters: reboot through the i8042 (which lkvm
+    /// sees) and no waiting after a panic, plus the console's (below).
+    public static let defaultParams = "reboot=k panic=-1"
+
+    /// The console= parameters for the guest console, unless the user gave
+    /// their own console=. virtio: COM1 carries early output until hvc0 exists
+    /// (a module in many distribution kernels), then hvc0 takes over.
+    public static func consoleParams(_ console: GuestConsole, userParams: String) -> String {
+        if userParams.split(separator: " ").contains(where: { $0.hasPrefix("console=") }) { return "" }
+        switch console {
+        case .serial: return "console=ttyS0"
+        case .virtio: return "console=ttyS0 console=hvc0"
+        }
+    }
 
     public init(config: PCMachineConfig) throws(PCMachineError) {
         self.config = config
@@ -45,7 +56,8 @@ public struct PCGuestImage {
         do {
             let loaded = try kernel.load(into: memory)
             entry = loaded.entry64
-            let commandLine = [Self.defaultParams, config.params].filter { !$0.isEmpty }.joined(separator: " ")
+            let commandLine = [Self.consoleParams(config.console, userParams: config.params), Self.defaultParams,
+                               config.params].filter { !$0.isEmpty }.joined(separator: " ")
             try memory.write(BootParams.commandLineBytes(commandLine, header: kernel.header),
                              at: LongModeLayout.commandLineAddress)
             var initrdRange: GuestRange?

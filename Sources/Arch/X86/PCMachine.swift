@@ -15,17 +15,26 @@ public struct PCMachineConfig: Sendable {
     public var params: String
     /// virtio devices, each on the next virtio-mmio slot of the board.
     public var virtio: [any VirtioDevice]
+    /// Which device is the guest's console (stdin goes there).
+    public var console: GuestConsole = .serial
     /// Devices whose virtqueue traffic is traced to `traceSink` (nil: none).
     public var traceVirtio: VirtioTraceSelection?
     public var traceSink: @Sendable (String) -> Void
 
     public init(board: Board, memMiB: Int, cpus: Int, kernel: [UInt8], initrd: [UInt8]?, params: String,
-                virtio: [any VirtioDevice] = [], traceVirtio: VirtioTraceSelection? = nil,
+                virtio: [any VirtioDevice] = [], console: GuestConsole = .serial,
+                traceVirtio: VirtioTraceSelection? = nil,
                 traceSink: @escaping @Sendable (String) -> Void = { _ in }) {
         self.board = board; self.memMiB = memMiB; self.cpus = cpus
         self.kernel = kernel; self.initrd = initrd; self.params = params; self.virtio = virtio
-        self.traceVirtio = traceVirtio; self.traceSink = traceSink
+        self.console = console; self.traceVirtio = traceVirtio; self.traceSink = traceSink
     }
+}
+
+/// The device that carries the guest's console.
+public enum GuestConsole: String, Sendable {
+    case serial
+    case virtio
 }
 
 /// Why an x86 machine could not be built; one line each.
