@@ -84,6 +84,12 @@ scenario_hvc() {
     S_EXPECT=('LAB-L2: hvc ready' 'LAB-L2: hvc read=lkvm hvc check 0123456789$')
 }
 
+# For make bench: virtio-blk and virtio-9p throughput (not in the suite).
+scenario_bench_io() {
+    S_ARGS=(--disk=/tmp/lab-bench.img --9p=/tmp/lab-bench-share,bench --virtio-transport=mmio)
+    S_EXPECT=('LAB-L2: bench blk write MiB/s=[0-9]' 'LAB-L2: bench blk read MiB/s=[0-9]' 'LAB-L2: bench 9p read MiB/s=[0-9]')
+}
+
 scenario_shell() {
     S_INTERACTIVE=1
 }

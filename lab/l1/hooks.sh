@@ -49,3 +49,14 @@ l1_after_9p() {
     [ "$(cat /tmp/lab-secret)" = "host secret" ] && echo "LAB-L1: 9p secret untouched=ok"
     rm -rf /tmp/lab-share /tmp/lab-secret
 }
+
+# bench-io: a 256 MiB disk image and a share holding a 64 MiB file.
+l1_before_bench_io() {
+    dd if=/dev/zero of=/tmp/lab-bench.img bs=1048576 count=256 2>/dev/null
+    mkdir -p /tmp/lab-bench-share
+    dd if=/dev/zero of=/tmp/lab-bench-share/big.bin bs=1048576 count=64 2>/dev/null
+}
+
+l1_after_bench_io() {
+    rm -rf /tmp/lab-bench.img /tmp/lab-bench-share
+}
