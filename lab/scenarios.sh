@@ -90,6 +90,12 @@ scenario_bench_io() {
     S_EXPECT=('LAB-L2: bench blk write MiB/s=[0-9]' 'LAB-L2: bench blk read MiB/s=[0-9]' 'LAB-L2: bench 9p read MiB/s=[0-9]')
 }
 
+# virtio-net over a TAP interface L1 made (lab/l1/hooks.sh): L2 pings L1.
+scenario_net() {
+    S_ARGS=(--network=mode=tap,tapif=lab-tap0,guest_mac=52:54:00:12:34:56 --virtio-transport=mmio)
+    S_EXPECT=('LAB-L2: net mac=52:54:00:12:34:56' 'LAB-L2: net ping 3 packets received')
+}
+
 scenario_shell() {
     S_INTERACTIVE=1
 }

@@ -61,8 +61,14 @@ enum Launcher {
                 throw LKVMError(error.description)
             }
         }
+        // NICs start receiving from their backends only now that the guest can run.
+        let nics = options.virtio.compactMap { $0 as? VirtioNet }
+        for nic in nics {
+            do { try nic.start() } catch { throw LKVMError(error.description) }
+        }
         StartupProbe.report()
         let reason = machine.run()
+        for nic in nics { nic.stop() }
         TerminalMode.restore()
         report(reason, name: options.name)
         return reason.exitStatus

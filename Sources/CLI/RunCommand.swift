@@ -54,6 +54,10 @@ struct RunCommand: ParsableCommand {
             help: "Add a virtio-blk disk: IMAGE[,ro][,direct] (a raw image; repeatable).")
     var disks: [String] = []
 
+    @Option(name: [.short, .customLong("network")],
+            help: "Add a virtio-net card: mode=tap,tapif=NAME[,guest_mac=XX:XX:XX:XX:XX:XX] (repeatable).")
+    var networks: [String] = []
+
     @Flag(name: .long, help: "Add a virtio-rng device (random bytes from the host's getrandom).")
     var rng = false
 
@@ -114,6 +118,7 @@ struct RunCommand: ParsableCommand {
             throw LKVMError("--name '\(vmName)': use 1 to 64 letters, digits, '.', '_' or '-'", exitStatus: 64)
         }
         let virtioRequests = disks.map { ("blk", Optional($0)) } + ninePShares.map { ("9p", Optional($0)) }
+            + networks.map { ("net", Optional($0)) }
             + (rng ? [("rng", nil)] : []) + (guestConsole == .virtio ? [("console", nil)] : [])
         let transportName = virtioTransport ?? resolved.defaultTransport.rawValue
         guard let transport = VirtioTransport(rawValue: transportName) else {

@@ -60,3 +60,14 @@ l1_before_bench_io() {
 l1_after_bench_io() {
     rm -rf /tmp/lab-bench.img /tmp/lab-bench-share
 }
+
+# net: a TAP interface in L1 that L2's virtio-net card plugs into.
+l1_before_net() {
+    tunctl -t lab-tap0 >/dev/null
+    ip addr add 192.168.100.1/24 dev lab-tap0
+    ip link set lab-tap0 up
+}
+
+l1_after_net() {
+    tunctl -d lab-tap0 >/dev/null
+}

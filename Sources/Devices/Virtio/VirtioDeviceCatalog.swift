@@ -33,6 +33,7 @@ public enum VirtioDeviceCatalog {
         VirtioBlock.catalogEntry,
         Virtio9P.catalogEntry,
         VirtioConsole.catalogEntry,
+        VirtioNet.catalogEntry,
     ]
 
     public static func entry(named name: String) throws(VirtioCatalogError) -> VirtioCatalogEntry {
