@@ -15,6 +15,8 @@ import LKVMCore
 /// each rise of the transport's interrupt line is one interrupt.
 public struct ACPIVirtioMMIODevice: Sendable, Equatable {
     public static let hardwareID = "LNRO0005"
+    /// Device names are VR00..VRFF.
+    public static let maxCount = 256
     public let window: GuestRange
     public let gsi: UInt32
 
@@ -24,7 +26,7 @@ public struct ACPIVirtioMMIODevice: Sendable, Equatable {
     }
 
     func aml(index: Int) -> [UInt8] {
-        precondition((0..<256).contains(index), "at most 256 virtio-mmio devices in the DSDT")
+        precondition((0..<Self.maxCount).contains(index), "at most 256 virtio-mmio devices in the DSDT")
         let hexDigits = Array("0123456789ABCDEF")
         let name = "VR" + String(hexDigits[index >> 4]) + String(hexDigits[index & 0xF])
         let resources = AML.memory32Fixed(base: UInt32(truncatingIfNeeded: window.start.raw),

@@ -40,6 +40,9 @@ public struct PCGuestImage {
             guard let window = board.virtioMMIO else {
                 throw .unsupportedBoard("\(board.fileName): no [virtio_mmio] window for virtio devices")
             }
+            guard config.virtio.count <= ACPIVirtioMMIODevice.maxCount else {
+                throw .unsupportedBoard("\(config.virtio.count) virtio devices: the pc machine describes at most \(ACPIVirtioMMIODevice.maxCount)")
+            }
             for index in config.virtio.indices {
                 guard let slot = window.slot(index) else {
                     throw .unsupportedBoard("\(board.fileName): \(config.virtio.count) virtio devices, but virtio_mmio.count is \(window.count)")
