@@ -3,14 +3,20 @@ SWIFT ?= swift
 RELEASE_FLAGS = -c release --static-swift-stdlib
 LKVM_RELEASE = .build/release/lkvm
 
-.PHONY: all build release demo test unit-test lab-test bench clean
+.PHONY: all deps build release demo test unit-test lab-test bench clean
 
 all: build
 
-build:
+# System libraries the build links: libslirp (-n mode=user). Its slirp.pc
+# wants glib's .pc, which libslirp-dev does not install: the header is the probe.
+deps:
+	@test -e /usr/include/slirp/libslirp.h || { (apt-get update -qq || true) && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends libslirp-dev; }
+
+build: deps
 	$(SWIFT) build
 
-release:
+release: deps
 	$(SWIFT) build $(RELEASE_FLAGS) --product lkvm
 
 # Boot the demo guest (Debian's stock kernel + a busybox initramfs) to a shell:
@@ -22,7 +28,7 @@ demo: release
 # reason when absent) and the lab scenarios booting real kernels.
 test: unit-test lab-test
 
-unit-test:
+unit-test: deps
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build
 

@@ -16,6 +16,8 @@ let package = Package(
     ],
     targets: [
         .target(name: "CKVM", path: "Sources/CKVM"),
+        // libslirp for `-n mode=user`: Debian's libslirp-dev (`make unit-test` installs it).
+        .systemLibrary(name: "CSlirp", path: "Sources/CSlirp", providers: [.apt(["libslirp-dev"])]),
         .target(
             name: "LKVMCore",
             dependencies: [
@@ -32,7 +34,7 @@ let package = Package(
             path: "Sources/KVM"),
         .target(
             name: "LKVMDevices",
-            dependencies: ["LKVMCore", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["LKVMCore", "CSlirp", .product(name: "Logging", package: "swift-log")],
             path: "Sources/Devices"),
         .target(
             name: "ArchX86",

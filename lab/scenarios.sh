@@ -96,6 +96,14 @@ scenario_net() {
     S_EXPECT=('LAB-L2: net mac=52:54:00:12:34:56' 'LAB-L2: net ping 3 packets received')
 }
 
+# virtio-net through libslirp: DHCP lease, ping the gateway, fetch a file over
+# TCP from a server on L1's loopback (lab/l1/hooks.sh).
+scenario_net_user() {
+    S_ARGS=(--network=mode=user,guest_mac=52:54:00:12:34:57 --virtio-transport=mmio)
+    S_EXPECT=('LAB-L2: net-user lease=inet 10.0.2.15' 'LAB-L2: net-user ping 1 packets received'
+        'LAB-L2: net-user fetch=lkvm-net-user-ok')
+}
+
 scenario_shell() {
     S_INTERACTIVE=1
 }

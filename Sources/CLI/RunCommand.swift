@@ -55,7 +55,7 @@ struct RunCommand: ParsableCommand {
     var disks: [String] = []
 
     @Option(name: [.short, .customLong("network")],
-            help: "Add a virtio-net card: mode=tap,tapif=NAME[,guest_mac=XX:XX:XX:XX:XX:XX] (repeatable).")
+            help: "Add a virtio-net card: mode=tap,tapif=NAME or mode=user[,hostfwd=tcp:HOSTPORT-:GUESTPORT...], each with [,guest_mac=XX:XX:XX:XX:XX:XX] (repeatable).")
     var networks: [String] = []
 
     @Flag(name: .long, help: "Add a virtio-rng device (random bytes from the host's getrandom).")

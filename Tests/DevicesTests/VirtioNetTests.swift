@@ -278,7 +278,7 @@ final class VirtioNetTests: XCTestCase {
         let entry = try VirtioDeviceCatalog.entry(named: "net")
         XCTAssertEqual(entry.type, .network)
         XCTAssertThrowsError(try entry.make("mode=slip")) { error in
-            XCTAssertEqual("\(error)", "virtio net 'mode=slip': unknown mode 'slip' (use mode=tap)")
+            XCTAssertEqual("\(error)", "virtio net 'mode=slip': unknown mode 'slip' (use mode=tap or mode=user)")
         }
         XCTAssertThrowsError(try entry.make(nil)) { error in
             XCTAssertEqual("\(error)", "virtio net '': mode=tap needs tapif=NAME, the host TAP interface")

@@ -71,3 +71,18 @@ l1_before_net() {
 l1_after_net() {
     tunctl -d lab-tap0 >/dev/null
 }
+
+# net_user: a web server on L1's loopback that the guest reaches through
+# libslirp at 10.0.2.2. (Clients use busybox nc: the static busybox's wget
+# crashes.)
+l1_before_net_user() {
+    ip link set lo up
+    mkdir -p /tmp/lab-www
+    echo "lkvm-net-user-ok" >/tmp/lab-www/probe
+    busybox httpd -p 127.0.0.1:8080 -h /tmp/lab-www
+}
+
+l1_after_net_user() {
+    killall httpd 2>/dev/null || true
+    rm -rf /tmp/lab-www
+}
