@@ -7,7 +7,7 @@ final class BadInputTests: XCTestCase {
     static let repo = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
         .deletingLastPathComponent().deletingLastPathComponent()
     static let binary = repo.appendingPathComponent(".build/debug/lkvm").path
-    static let fixture = repo.appendingPathComponent("Tests/X86Tests/Fixtures/vmlinuz-6.1.0-57-amd64.head").path
+    static let fixture = repo.appendingPathComponent("Tests/X86Tests/Fixtures/debian-6.1.0-57-amd64-bzimage-first-24k.bin").path
     var scratch: URL!
 
     override func setUpWithError() throws {

@@ -7,7 +7,7 @@ import LKVMCore
 /// 20 KiB of setup code plus the first 4 KiB of the protected-mode payload.
 func debianKernelHead() throws -> [UInt8] {
     let directory = String(#filePath).split(separator: "/", omittingEmptySubsequences: false).dropLast().joined(separator: "/")
-    let path = directory + "/Fixtures/vmlinuz-6.1.0-57-amd64.head"
+    let path = directory + "/Fixtures/debian-6.1.0-57-amd64-bzimage-first-24k.bin"
     let data = try XCTUnwrap(FileManager.default.contents(atPath: path), "missing fixture \(path)")
     return [UInt8](data)
 }
