@@ -167,3 +167,17 @@ public struct VirtQueue: Sendable {
         do { try memory.store(value, at: address) } catch { throw .memory(error) }
     }
 }
+
+extension VirtQueue {
+    /// Hands every available chain to `serve`, returns each to the driver with
+    /// the length `serve` wrote, and says whether the driver wants an interrupt.
+    mutating func serveAvailable(
+        _ serve: (DescriptorChain) throws(VirtQueueError) -> UInt32
+    ) throws(VirtQueueError) -> Bool {
+        while let chain = try nextChain() {
+            let written = try serve(chain)
+            try addUsed(head: chain.head, writtenLength: written)
+        }
+        return try needsNotification()
+    }
+}

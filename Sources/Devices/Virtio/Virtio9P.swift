@@ -44,7 +44,7 @@ public final class Virtio9P: VirtioDevice {
     public var configSize: Int { config.count }
 
     public func readConfig(offset: Int, size: Int) -> UInt64 {
-        config[offset..<(offset + size)].reversed().reduce(0) { $0 << 8 | UInt64($1) }
+        configSpaceValue(config, offset: offset, size: size)
     }
 
     public func activate(memory: GuestMemory, queues: [VirtQueue?], features: UInt64,
@@ -65,11 +65,10 @@ public final class Virtio9P: VirtioDevice {
         try state.withLock { state throws(VirtQueueError) in
             guard var queue = state.queue else { return }
             defer { state.queue = queue }
-            while let chain = try queue.nextChain() {
-                let written = try serve(chain, &state)
-                try queue.addUsed(head: chain.head, writtenLength: UInt32(written))
+            let wantsInterrupt = try queue.serveAvailable { chain throws(VirtQueueError) in
+                UInt32(try serve(chain, &state))
             }
-            if try queue.needsNotification() { state.interrupt?.signalUsedBuffer(queue: 0) }
+            if wantsInterrupt { state.interrupt?.signalUsedBuffer(queue: 0) }
         }
     }
 

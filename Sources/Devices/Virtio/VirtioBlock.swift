@@ -61,7 +61,7 @@ public final class VirtioBlock: VirtioDevice {
     public var configSize: Int { config.count }
 
     public func readConfig(offset: Int, size: Int) -> UInt64 {
-        config[offset..<(offset + size)].reversed().reduce(0) { $0 << 8 | UInt64($1) }
+        configSpaceValue(config, offset: offset, size: size)
     }
 
     // The configuration space is read-only: writes are ignored (the default).
@@ -88,11 +88,10 @@ public final class VirtioBlock: VirtioDevice {
         try state.withLock { state throws(VirtQueueError) in
             guard var queue = state.queue, let memory = state.memory else { return }
             defer { state.queue = queue }
-            while let chain = try queue.nextChain() {
-                let written = try serve(chain, memory: memory, &state)
-                try queue.addUsed(head: chain.head, writtenLength: written)
+            let wantsInterrupt = try queue.serveAvailable { chain throws(VirtQueueError) in
+                try serve(chain, memory: memory, &state)
             }
-            if try queue.needsNotification() { state.interrupt?.signalUsedBuffer(queue: 0) }
+            if wantsInterrupt { state.interrupt?.signalUsedBuffer(queue: 0) }
         }
     }
 

@@ -69,7 +69,7 @@ public final class VirtioConsole: VirtioDevice {
             bytes[field] = UInt8(truncatingIfNeeded: value)
             bytes[field + 1] = UInt8(truncatingIfNeeded: value >> 8)
         }
-        return bytes[offset..<(offset + size)].reversed().reduce(0) { $0 << 8 | UInt64($1) }
+        return configSpaceValue(bytes, offset: offset, size: size)
     }
 
     // The configuration space is read-only: writes are ignored (the default).

@@ -21,13 +21,12 @@ struct VirtioConsoleTransmitter {
     mutating func drain(_ logger: Logger) throws(VirtQueueError) -> Bool {
         guard !isBroken, var queue else { return false }
         defer { self.queue = queue }
-        while let chain = try queue.nextChain() {
+        return try queue.serveAvailable { chain throws(VirtQueueError) in
             let bytes = try chain.readReadableBytes(limit: VirtioConsole.maxBytesPerTransmit)
             noteOddities(of: chain, sent: bytes.count, logger)
             if !bytes.isEmpty { send(bytes, logger) }
-            try queue.addUsed(head: chain.head, writtenLength: 0)
+            return 0
         }
-        return try queue.needsNotification()
     }
 
     private mutating func send(_ bytes: [UInt8], _ logger: Logger) {

@@ -50,3 +50,10 @@ extension VirtioDevice {
     public func readConfig(offset: Int, size: Int) -> UInt64 { 0 }
     public func writeConfig(offset: Int, size: Int, value: UInt64) {}
 }
+
+/// Reads a little-endian field of `size` bytes at `offset` from a device's
+/// configuration space bytes; outside them it reads 0.
+public func configSpaceValue(_ bytes: [UInt8], offset: Int, size: Int) -> UInt64 {
+    guard offset >= 0, size > 0, size <= 8, offset <= bytes.count - size else { return 0 }
+    return bytes[offset..<(offset + size)].reversed().reduce(0) { $0 << 8 | UInt64($1) }
+}

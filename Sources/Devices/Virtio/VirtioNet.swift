@@ -66,7 +66,7 @@ public final class VirtioNet: VirtioDevice {
     public func readConfig(offset: Int, size: Int) -> UInt64 {
         var bytes = mac.bytes + [0, 0]
         bytes[VirtioNetConfigLayout.status] = UInt8(VirtioNetConfigLayout.linkUp)
-        return bytes[offset..<(offset + size)].reversed().reduce(0) { $0 << 8 | UInt64($1) }
+        return configSpaceValue(bytes, offset: offset, size: size)
     }
 
     // The driver must not write the MAC with VERSION_1 (5.1.4.2): writes are ignored.

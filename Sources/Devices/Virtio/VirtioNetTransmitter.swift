@@ -34,11 +34,10 @@ struct VirtioNetTransmitter {
     mutating func drain(_ logger: Logger) throws(VirtQueueError) -> Bool {
         guard !isBroken, var queue else { return false }
         defer { self.queue = queue }
-        while let chain = try queue.nextChain() {
+        return try queue.serveAvailable { chain throws(VirtQueueError) in
             try transmit(chain, logger)
-            try queue.addUsed(head: chain.head, writtenLength: 0)
+            return 0
         }
-        return try queue.needsNotification()
     }
 
     private mutating func transmit(_ chain: DescriptorChain, _ logger: Logger) throws(VirtQueueError) {

@@ -42,11 +42,10 @@ public final class VirtioRNG: VirtioDevice {
         try state.withLock { state throws(VirtQueueError) in
             guard index == 0, var queue = state.queue else { return }
             defer { state.queue = queue }
-            while let chain = try queue.nextChain() {
-                let written = try fill(chain, &state)
-                try queue.addUsed(head: chain.head, writtenLength: UInt32(written))
+            let wantsInterrupt = try queue.serveAvailable { chain throws(VirtQueueError) in
+                UInt32(try fill(chain, &state))
             }
-            if try queue.needsNotification() { state.interrupt?.signalUsedBuffer(queue: 0) }
+            if wantsInterrupt { state.interrupt?.signalUsedBuffer(queue: 0) }
         }
     }
 
