@@ -152,26 +152,14 @@ public final class VirtioConsole: VirtioDevice {
 
     /// Delivery under the receive lock. A queue error stops receiveq until reset.
     private func deliver(_ receiver: inout VirtioConsoleReceiver) throws(VirtQueueError) {
-        do throws(VirtQueueError) {
-            if try receiver.deliver(logger) {
-                receiver.interrupt?.signalUsedBuffer(queue: VirtioConsoleQueue.receive)
-            }
-        } catch {
-            receiver.isBroken = true
-            throw error
-        }
+        try receiver.pump(queue: VirtioConsoleQueue.receive) { receiver throws(VirtQueueError) in try receiver.deliver(logger) }
     }
 
     /// Transmission under the transmit lock. A queue error stops transmitq until reset.
     private func transmitPending() throws(VirtQueueError) {
         try transmitter.withLock { transmitter throws(VirtQueueError) in
-            do throws(VirtQueueError) {
-                if try transmitter.drain(logger) {
-                    transmitter.interrupt?.signalUsedBuffer(queue: VirtioConsoleQueue.transmit)
-                }
-            } catch {
-                transmitter.isBroken = true
-                throw error
+            try transmitter.pump(queue: VirtioConsoleQueue.transmit) { transmitter throws(VirtQueueError) in
+                try transmitter.drain(logger)
             }
         }
     }
