@@ -21,3 +21,24 @@ public protocol InterruptController: Sendable {
     /// The line for input `number`; the board validated the number already.
     func line(_ number: Int) throws(HypervisorError) -> any InterruptLine
 }
+
+/// A message-signalled interrupt as a PCI function sends it: the address and
+/// data the guest programmed (an MSI-X table entry), and on arm64 the
+/// requester ID the ITS translates (nil where the controller needs none).
+public struct MSIMessage: Equatable, Sendable {
+    public var address: UInt64
+    public var data: UInt32
+    public var deviceID: UInt32?
+
+    public init(address: UInt64, data: UInt32, deviceID: UInt32? = nil) {
+        self.address = address
+        self.data = data
+        self.deviceID = deviceID
+    }
+}
+
+/// Delivers MSIs to the guest (KVM's in-kernel LAPIC or ITS, or a fake).
+/// Callable from any thread; a leaf that never calls back into devices.
+public protocol MSIController: Sendable {
+    func signalMSI(_ message: MSIMessage)
+}

@@ -49,6 +49,25 @@ public final class KVMMachine: VirtualMachine {
     }
 }
 
+extension KVMMachine: MSIController {
+    /// KVM_SIGNAL_MSI: KVM decodes the message as the guest's interrupt
+    /// controller would (LAPIC destination and vector on x86, ITS on arm64).
+    /// A message the guest blocked (returns 0) is the guest's business.
+    public func signalMSI(_ message: MSIMessage) {
+        var msi = kvm_msi()
+        msi.address_lo = UInt32(truncatingIfNeeded: message.address)
+        msi.address_hi = UInt32(truncatingIfNeeded: message.address >> 32)
+        msi.data = message.data
+        if let deviceID = message.deviceID {
+            msi.flags = UInt32(KVM_MSI_VALID_DEVID)
+            msi.devid = deviceID
+        }
+        // Fails only for a malformed message (reserved bits), which the
+        // guest wrote; there is nobody to report it to.
+        _ = try? fd.call("KVM_SIGNAL_MSI", ckvm_SIGNAL_MSI(), &msi)
+    }
+}
+
 /// An interrupt input of KVM's in-kernel interrupt controller.
 public struct KVMInterruptLine: InterruptLine {
     let machine: KVMMachine

@@ -33,6 +33,13 @@ public final class FakeMachine: VirtualMachine {
     }
 }
 
+/// Records every MSI a device sends, in order.
+public final class FakeMSIController: MSIController {
+    public let messages = Mutex<[MSIMessage]>([])
+    public init() {}
+    public func signalMSI(_ message: MSIMessage) { messages.withLock { $0.append(message) } }
+}
+
 /// One step a scripted guest takes.
 public enum FakeGuestStep: Sendable {
     case portWrite(port: UInt64, size: Int, value: UInt64)

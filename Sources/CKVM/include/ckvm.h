@@ -22,6 +22,10 @@ static inline unsigned long ckvm_CREATE_VCPU(void) { return KVM_CREATE_VCPU; }
 static inline unsigned long ckvm_RUN(void) { return KVM_RUN; }
 static inline unsigned long ckvm_IRQ_LINE(void) { return KVM_IRQ_LINE; }
 static inline unsigned long ckvm_CREATE_IRQCHIP(void) { return KVM_CREATE_IRQCHIP; }
+static inline unsigned long ckvm_SIGNAL_MSI(void) { return KVM_SIGNAL_MSI; }
+static inline unsigned long ckvm_IRQFD(void) { return KVM_IRQFD; }
+static inline unsigned long ckvm_IOEVENTFD(void) { return KVM_IOEVENTFD; }
+static inline unsigned long ckvm_SET_GSI_ROUTING(void) { return KVM_SET_GSI_ROUTING; }
 static inline unsigned long ckvm_GET_REGS(void) { return KVM_GET_REGS; }
 static inline unsigned long ckvm_SET_REGS(void) { return KVM_SET_REGS; }
 static inline unsigned long ckvm_GET_SREGS(void) { return KVM_GET_SREGS; }
