@@ -22,6 +22,16 @@ public struct PCIWindows: Hashable, Sendable {
         self.intxIRQs = intxIRQs
     }
 
+    /// The interrupt input INTx pin `pin` (1 = INTA ... 4 = INTD) of device
+    /// `device` on bus 0 is wired to, nil when the board wires no INTx. The
+    /// usual swizzle, so that INTA of neighbouring slots lands on different
+    /// lines; the firmware tables (ACPI _PRT, MP table, FDT interrupt-map)
+    /// and the devices all use this one rule.
+    public func intxIRQ(device: Int, pin: Int) -> Int? {
+        guard let intxIRQs, !intxIRQs.isEmpty, (1...4).contains(pin), device >= 0 else { return nil }
+        return intxIRQs.lowerBound + (device + pin - 1) % intxIRQs.count
+    }
+
     /// Buses covered by ECAM: 0..<busCount.
     public var busCount: Int { Int(ecam.size / PCIWindows.ecamBytesPerBus) }
 
