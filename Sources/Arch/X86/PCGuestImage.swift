@@ -11,12 +11,18 @@ public struct PCGuestImage {
     /// The kernel's 64-bit entry point.
     public let entry: GuestAddress
     public let cpuState: LongModeLayout.CPUState
-    /// The board's virtio-mmio slot for each of `config.virtio`, in order.
+    /// The board's virtio-mmio slot for each of `config.virtio`, in order
+    /// (none over PCI).
     public let virtioSlots: [(range: GuestRange, irq: Int)]
+    /// The PCI device number on bus 0 of each of `config.virtio` over PCI, in
+    /// order (none over virtio-mmio). Device 0 is the host bridge.
+    public let pciDevices: [Int]
 
     /// lkvm's own kernel parameters: reboot through the i8042 (which lkvm
     /// sees) and no waiting after a panic, plus the console's (below).
     public static let defaultParams = "reboot=k panic=-1"
+    /// Device numbers on one PCI bus.
+    public static let pciDevicesPerBus = 32
 
     /// The console= parameters for the guest console, unless the user gave
     /// their own console=. virtio: COM1 carries early output until hvc0 exists
@@ -36,7 +42,16 @@ public struct PCGuestImage {
             throw .unsupportedBoard("\(board.fileName): an x86_64 board needs the x86-ioapic interrupt controller")
         }
         var slots: [(range: GuestRange, irq: Int)] = []
-        if !config.virtio.isEmpty {
+        var pciDevices: [Int] = []
+        if !config.virtio.isEmpty, config.virtioTransport == .pci {
+            guard board.pci != nil else {
+                throw .unsupportedBoard("\(board.fileName): no [pci] windows for virtio-pci devices; use --virtio-transport mmio")
+            }
+            guard config.virtio.count < PCGuestImage.pciDevicesPerBus else {
+                throw .unsupportedBoard("\(config.virtio.count) virtio devices: PCI bus 0 has room for \(PCGuestImage.pciDevicesPerBus - 1)")
+            }
+            pciDevices = config.virtio.indices.map { $0 + 1 }
+        } else if !config.virtio.isEmpty {
             guard let window = board.virtioMMIO else {
                 throw .unsupportedBoard("\(board.fileName): no [virtio_mmio] window for virtio devices")
             }
@@ -51,6 +66,7 @@ public struct PCGuestImage {
             }
         }
         virtioSlots = slots
+        self.pciDevices = pciDevices
         let kernel: BzImage
         do { kernel = try BzImage(config.kernel) } catch { throw .boot(error) }
         let ram: [GuestRange]

@@ -13,8 +13,10 @@ public struct PCMachineConfig: Sendable {
     public var initrd: [UInt8]?
     /// User parameters, appended after lkvm's own.
     public var params: String
-    /// virtio devices, each on the next virtio-mmio slot of the board.
+    /// virtio devices, each on the next slot of `virtioTransport`: a
+    /// virtio-mmio slot of the board, or PCI device 1, 2, ... on bus 0.
     public var virtio: [any VirtioDevice]
+    public var virtioTransport: VirtioTransport
     /// Which device is the guest's console (stdin goes there).
     public var console: GuestConsole = .serial
     /// Devices whose virtqueue traffic is traced to `traceSink` (nil: none).
@@ -22,11 +24,13 @@ public struct PCMachineConfig: Sendable {
     public var traceSink: @Sendable (String) -> Void
 
     public init(board: Board, memMiB: Int, cpus: Int, kernel: [UInt8], initrd: [UInt8]?, params: String,
-                virtio: [any VirtioDevice] = [], console: GuestConsole = .serial,
+                virtio: [any VirtioDevice] = [], virtioTransport: VirtioTransport = .mmio,
+                console: GuestConsole = .serial,
                 traceVirtio: VirtioTraceSelection? = nil,
                 traceSink: @escaping @Sendable (String) -> Void = { _ in }) {
         self.board = board; self.memMiB = memMiB; self.cpus = cpus
         self.kernel = kernel; self.initrd = initrd; self.params = params; self.virtio = virtio
+        self.virtioTransport = virtioTransport
         self.console = console; self.traceVirtio = traceVirtio; self.traceSink = traceSink
     }
 }
