@@ -6,7 +6,7 @@ import Synchronization
 /// follows it, ConfigGeneration and the DEVICE_NEEDS_RESET flag. A leaf: it
 /// takes only its own lock and drives only the line, so devices may call it
 /// with their locks held.
-final class VirtioMMIOInterrupt: VirtioInterrupt {
+final class VirtioMMIOInterrupt: VirtioTransportInterrupt {
     private struct State {
         var status: UInt32 = 0
         var lineAsserted = false

@@ -1,7 +1,7 @@
 import LKVMCore
 
 /// What the driver wrote for one queue before DRIVER_OK.
-struct VirtioMMIOQueueRegisters {
+struct VirtioQueueRegisters {
     var size: UInt32 = 0
     var ready = false
     var descriptorTable: UInt64 = 0
@@ -15,21 +15,24 @@ struct VirtioMMIOQueueRegisters {
     }
 }
 
-/// The transport registers a driver writes; guarded by the transport's lock.
+/// What a driver programs through any transport (virtio-mmio registers or
+/// the virtio-pci common configuration); guarded by the transport's lock.
 /// Writing 0 to Status replaces it with a fresh value.
-struct VirtioMMIOState {
+struct VirtioTransportState {
     var deviceFeaturesSelect: UInt32 = 0
     var driverFeaturesSelect: UInt32 = 0
     var driverFeatures: UInt64 = 0
     /// The driver wrote a 1 to a feature word beyond the 64 bits offered.
     var driverWroteHighFeatureWord = false
     var queueSelect: UInt32 = 0
-    var queues: [VirtioMMIOQueueRegisters]
+    var queues: [VirtioQueueRegisters]
     var status: UInt32 = 0
     var activated = false
 
-    init(queueCount: Int) {
-        queues = Array(repeating: VirtioMMIOQueueRegisters(), count: queueCount)
+    /// - Parameter initialSizes: QueueSize after reset, per queue: 0 for
+    ///   virtio-mmio (the driver must write it), the maximum for virtio-pci.
+    init(initialSizes: [UInt32]) {
+        queues = initialSizes.map { VirtioQueueRegisters(size: $0) }
     }
 
     var selectedQueue: Int? {
@@ -37,7 +40,7 @@ struct VirtioMMIOState {
     }
 
     /// Queue registers may change only while the device is not running.
-    mutating func updateSelectedQueue(_ change: (inout VirtioMMIOQueueRegisters) -> Void) {
+    mutating func updateSelectedQueue(_ change: (inout VirtioQueueRegisters) -> Void) {
         guard !activated, let index = selectedQueue else { return }
         change(&queues[index])
     }

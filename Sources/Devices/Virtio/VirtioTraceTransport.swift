@@ -1,9 +1,8 @@
-/// The trace lines the virtio-mmio transport emits about what the driver
-/// programmed. Called only when a tracer is set.
+/// The trace lines a transport emits about what the driver programmed. Called only when a tracer is set.
 extension VirtioTracer {
     /// `q0 ready size 8 desc 0x1000 avail 0x1080 used 0x109c`, as the
     /// driver left the queue registers when it set QueueReady.
-    func queueReady(_ state: VirtioMMIOState) {
+    func queueReady(_ state: VirtioTransportState) {
         guard let index = state.selectedQueue else {
             emit("q\(state.queueSelect) ready ignored: no such queue")
             return
@@ -19,7 +18,7 @@ extension VirtioTracer {
 
     /// `features 0x100000000 VERSION_1 (not taken: INDIRECT_DESC|EVENT_IDX)`
     /// when FEATURES_OK sticks; `features ... refused: ...` when it does not.
-    func features(_ state: VirtioMMIOState, offered: UInt64, type: VirtioDeviceType, accepted: Bool) {
+    func features(_ state: VirtioTransportState, offered: UInt64, type: VirtioDeviceType, accepted: Bool) {
         let taken = VirtioTraceFormat.features(state.driverFeatures, type: type)
         guard accepted else {
             let unoffered = state.driverFeatures & ~offered
@@ -40,7 +39,7 @@ extension VirtioTracer {
     }
 
     /// `q3 notify ignored: no such queue`, and the other reasons.
-    func ignoredNotification(queue index: Int, _ state: VirtioMMIOState, queueCount: Int, needsReset: Bool) {
+    func ignoredNotification(queue index: Int, _ state: VirtioTransportState, queueCount: Int, needsReset: Bool) {
         let reason = !state.activated ? "before DRIVER_OK" : needsReset ? "the device needs a reset"
             : index >= queueCount ? "no such queue" : "unknown"
         emit("q\(index) notify ignored: \(reason)")
