@@ -19,7 +19,7 @@ struct PCICapabilityAccess {
 
     func read() -> UInt32 {
         var value: UInt32 = 0
-        for byte in start..<min(start + size, 2) {
+        for byte in start..<max(start, min(start + size, 2)) {
             let headerByte = byte == 0 ? UInt32(entry.capability.id) : UInt32(entry.next)
             value |= headerByte << UInt32((byte - start) * 8)
         }
