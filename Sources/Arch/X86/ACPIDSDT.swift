@@ -1,5 +1,5 @@
 /// The Differentiated System Description Table: AML for the namespace. lkvm's
-/// holds one object, the S5 (soft-off) sleep type package:
+/// starts with the S5 (soft-off) sleep type package, then the devices in \_SB:
 ///
 ///     Name (_S5, Package (0x04) { 0x05, 0x05, Zero, Zero })
 ///
@@ -9,24 +9,30 @@
 /// them by its legacy probes, as the FADT boot flags allow. virtio-mmio
 /// devices are described (`ACPIVirtioMMIODevice`): stock x86 kernels have no
 /// `virtio_mmio.device=` support, but their virtio_mmio driver matches the
-/// ACPI id LNRO0005.
+/// ACPI id LNRO0005. On a board with [pci], `\_SB.PCI0` describes the root
+/// bridge (`ACPIPCIRootBridge`) and `\_SB.MBRD` reserves its ECAM window
+/// (`ACPIMotherboardResources`).
 enum ACPIDSDT {
     /// DSDT revision 2: AML integers are 64-bit.
     static let revision: UInt8 = 2
     /// The SLP_TYP value lkvm's PM1a control register treats as S5.
     static let softOffSleepType: UInt8 = 5
 
-    static func table(virtioMMIO: [ACPIVirtioMMIODevice] = []) -> [UInt8] {
-        ACPITables.sdt(signature: "DSDT", revision: revision, body: aml(virtioMMIO: virtioMMIO))
+    static func table(virtioMMIO: [ACPIVirtioMMIODevice] = [], pciRoot: ACPIPCIRootBridge? = nil) -> [UInt8] {
+        ACPITables.sdt(signature: "DSDT", revision: revision, body: aml(virtioMMIO: virtioMMIO, pciRoot: pciRoot))
     }
 
-    static func aml(virtioMMIO: [ACPIVirtioMMIODevice] = []) -> [UInt8] {
+    static func aml(virtioMMIO: [ACPIVirtioMMIODevice] = [], pciRoot: ACPIPCIRootBridge? = nil) -> [UInt8] {
         // SLP_TYPa, SLP_TYPb (no PM1b block, but both are read), two reserved.
         let sleepState = AML.name("_S5_", AML.package([
             AML.integer(UInt64(softOffSleepType)), AML.integer(UInt64(softOffSleepType)),
             AML.integer(0), AML.integer(0),
         ]))
-        let devices = virtioMMIO.enumerated().flatMap { index, device in device.aml(index: index) }
+        var devices: [UInt8] = []
+        if let pciRoot {
+            devices += pciRoot.aml() + ACPIMotherboardResources(ecam: pciRoot.windows.ecam).aml()
+        }
+        devices += virtioMMIO.enumerated().flatMap { index, device in device.aml(index: index) }
         return sleepState + (devices.isEmpty ? [] : AML.scope("\\_SB_", devices))
     }
 }

@@ -7,6 +7,7 @@ public enum ACPIError: Error, Equatable, CustomStringConvertible {
     case badBase(GuestAddress, String)
     case ioapicAboveFourGiB(GuestAddress)
     case guestMemory(GuestMemoryError)
+    case badPCIWindows(String)
 
     public var description: String {
         switch self {
@@ -15,20 +16,23 @@ public enum ACPIError: Error, Equatable, CustomStringConvertible {
         case .badBase(let base, let why): "ACPI tables at \(base): \(why)"
         case .ioapicAboveFourGiB(let address): "ACPI tables: IOAPIC address \(address) is above 4 GiB"
         case .guestMemory(let error): "ACPI tables: \(error)"
+        case .badPCIWindows(let why): "ACPI tables: PCI windows: \(why)"
         }
     }
 }
 
 /// The ACPI 6.5 tables lkvm gives an x86 guest: just enough for Linux to
-/// find the vCPUs and the IOAPIC (MADT) and to power off through the PM1a
-/// control register (FADT + a DSDT holding only `\_S5`). Full fixed hardware,
+/// find the vCPUs and the IOAPIC (MADT), to power off through the PM1a
+/// control register (FADT + `\_S5` in the DSDT), and to find the devices:
+/// virtio-mmio and the PCI root bridge in the DSDT, ECAM in an MCFG. Full fixed hardware,
 /// not hardware-reduced: Linux keeps its PIC and PIT set-up. No PM timer, no
 /// GPEs, no SMI command port (ACPI mode is always on).
 ///
 /// Everything sits in one block at `base`, by default 0xE0000, the start of
 /// the BIOS area where Linux scans for the RSDP (16-byte steps through
-/// 0xE0000-0xFFFFF). The block is fixed-size except for the MADT, which comes
-/// last; 254 vCPUs end it at base + 0xB38. All pointers are absolute and 32-bit.
+/// 0xE0000-0xFFFFF). The block is fixed-size except for the MADT and the
+/// DSDT after it (254 vCPUs end the MADT at base + 0xB38; PCI adds about
+/// 2 KiB of DSDT). All pointers are absolute and 32-bit.
 public enum ACPITables {
     /// The BIOS read-only area Linux scans for "RSD PTR ".
     public static let rsdpScanArea = GuestAddress(0xE0000)..<GuestAddress(0x10_0000)
@@ -52,6 +56,8 @@ public enum ACPITables {
         public static let rsdt: UInt64 = 0x080
         public static let xsdt: UInt64 = 0x0C0
         public static let fadt: UInt64 = 0x100
+        /// In the gap after the FADT (276 bytes); only with PCI.
+        public static let mcfg: UInt64 = 0x220
         public static let madt: UInt64 = 0x280
         // The DSDT follows the MADT (both grow: with vCPUs and with devices).
     }
@@ -65,17 +71,22 @@ public enum ACPITables {
 
     /// Every table, encoded for its address. `powerPorts` is where the board
     /// registered `ACPIPowerManagement` (FADT PM1a blocks and reset register).
+    /// With `pci`, the DSDT describes the root bridge and an MCFG (listed in
+    /// the RSDT and XSDT after the MADT) its ECAM window.
     public static func build(cpuCount: Int, ioapicAddress: GuestAddress,
                              powerPorts: UInt16 = ACPIPowerManagement.defaultBasePort,
                              sci: UInt8 = defaultSCI,
                              virtioMMIO: [ACPIVirtioMMIODevice] = [],
+                             pci: PCIWindows? = nil,
                              base: GuestAddress = defaultBase) throws(ACPIError) -> [Placed] {
         guard (1...254).contains(cpuCount) else { throw .invalidCPUCount(cpuCount) }
         guard sci < 16, sci != 0, sci != 2 else { throw .invalidSCI(sci) }
         guard ioapicAddress.raw <= UInt64(UInt32.max) else { throw .ioapicAboveFourGiB(ioapicAddress) }
         guard base.raw % 64 == 0 else { throw .badBase(base, "not 64-byte aligned") }
         let madt = ACPIMADT.table(cpuCount: cpuCount, ioapicAddress: UInt32(ioapicAddress.raw), sci: sci)
-        let dsdt = ACPIDSDT.table(virtioMMIO: virtioMMIO)
+        var pciRoot: ACPIPCIRootBridge?
+        if let pci { pciRoot = try ACPIPCIRootBridge(windows: pci) }
+        let dsdt = ACPIDSDT.table(virtioMMIO: virtioMMIO, pciRoot: pciRoot)
         let dsdtOffset = (Offset.madt + UInt64(madt.count) + 15) & ~15
         let (end, overflow) = base.raw.addingReportingOverflow(dsdtOffset + UInt64(dsdt.count))
         guard !overflow, end <= UInt64(UInt32.max) + 1 else { throw .badBase(base, "tables would cross 4 GiB") }
@@ -83,7 +94,8 @@ public enum ACPITables {
 
         func at(_ offset: UInt64) -> UInt32 { UInt32(base.raw + offset) }
         let fadt = ACPIFADT.table(facs: at(Offset.facs), dsdt: at(dsdtOffset), powerPorts: powerPorts, sci: sci)
-        let pointers = [at(Offset.fadt), at(Offset.madt)]
+        let mcfg = pci.map { ACPIMCFG.table(ecam: $0.ecam, busCount: $0.busCount) }
+        let pointers = [at(Offset.fadt), at(Offset.madt)] + (mcfg == nil ? [] : [at(Offset.mcfg)])
         let rsdt = sdt(signature: "RSDT", revision: 1, body: pointers.flatMap { LittleEndian.bytes($0) })
         let xsdt = sdt(signature: "XSDT", revision: 1, body: pointers.flatMap { LittleEndian.bytes(UInt64($0)) })
         let rsdp = rootPointer(rsdt: at(Offset.rsdt), xsdt: UInt64(at(Offset.xsdt)))
@@ -97,6 +109,7 @@ public enum ACPITables {
             place("RSDT", Offset.rsdt, rsdt),
             place("XSDT", Offset.xsdt, xsdt),
             place("FACP", Offset.fadt, fadt),
+        ] + (mcfg.map { [place("MCFG", Offset.mcfg, $0)] } ?? []) + [
             place("APIC", Offset.madt, madt),
             place("DSDT", dsdtOffset, dsdt),
         ]
@@ -108,9 +121,10 @@ public enum ACPITables {
                              powerPorts: UInt16 = ACPIPowerManagement.defaultBasePort,
                              sci: UInt8 = defaultSCI,
                              virtioMMIO: [ACPIVirtioMMIODevice] = [],
+                             pci: PCIWindows? = nil,
                              base: GuestAddress = defaultBase) throws(ACPIError) -> [Placed] {
         let tables = try build(cpuCount: cpuCount, ioapicAddress: ioapicAddress,
-                               powerPorts: powerPorts, sci: sci, virtioMMIO: virtioMMIO, base: base)
+                               powerPorts: powerPorts, sci: sci, virtioMMIO: virtioMMIO, pci: pci, base: base)
         for table in tables {
             do { try memory.write(table.bytes, at: table.address) } catch { throw .guestMemory(error) }
         }
