@@ -7,11 +7,16 @@ LKVM_RELEASE = .build/release/lkvm
 
 all: build
 
-# System libraries the build links: libslirp (-n mode=user). Its slirp.pc
-# wants glib's .pc, which libslirp-dev does not install: the header is the probe.
+# System libraries the build links: libslirp (-n mode=user) and libfdt (the
+# arm64 device tree); libelf and dtc for arm64 work (dtc checks dumped DTBs).
+# slirp.pc wants glib's .pc, which libslirp-dev does not install: headers and
+# the dtc binary are the probes.
+DEPS_PACKAGES = libslirp-dev libfdt-dev libelf-dev device-tree-compiler
 deps:
-	@test -e /usr/include/slirp/libslirp.h || { (apt-get update -qq || true) && \
-		DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends libslirp-dev; }
+	@{ test -e /usr/include/slirp/libslirp.h && test -e /usr/include/libfdt.h && \
+	   test -e /usr/include/libelf.h && command -v dtc >/dev/null; } || \
+		{ (apt-get update -qq || true) && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $(DEPS_PACKAGES); }
 
 build: deps
 	$(SWIFT) build

@@ -18,6 +18,8 @@ let package = Package(
         .target(name: "CKVM", path: "Sources/CKVM"),
         // libslirp for `-n mode=user`: Debian's libslirp-dev (`make unit-test` installs it).
         .systemLibrary(name: "CSlirp", path: "Sources/CSlirp", providers: [.apt(["libslirp-dev"])]),
+        // libfdt for the arm64 device tree: Debian's libfdt-dev (`make deps` installs it).
+        .systemLibrary(name: "CFDT", path: "Sources/CFDT", providers: [.apt(["libfdt-dev"])]),
         .target(
             name: "LKVMCore",
             dependencies: [
@@ -44,7 +46,7 @@ let package = Package(
             path: "Sources/Arch/X86"),
         .target(
             name: "ArchARM64",
-            dependencies: ["LKVMCore", "LKVMDevices"],
+            dependencies: ["LKVMCore", "LKVMDevices", "CFDT"],
             path: "Sources/Arch/ARM64"),
         .target(
             name: "LKVMTestSupport",
@@ -60,6 +62,8 @@ let package = Package(
         .testTarget(name: "CoreTests", dependencies: ["LKVMCore", "LKVMTestSupport"], path: "Tests/CoreTests"),
         .testTarget(name: "X86Tests", dependencies: ["ArchX86", "LKVMCore", "LKVMTestSupport"], path: "Tests/X86Tests",
                     exclude: ["Fixtures"]),
+        .testTarget(name: "ARM64Tests", dependencies: ["ArchARM64", "LKVMCore", "CFDT", "LKVMTestSupport"],
+                    path: "Tests/ARM64Tests", exclude: ["Fixtures"]),
         .testTarget(name: "DevicesTests", dependencies: ["LKVMDevices", "LKVMCore", "LKVMTestSupport"], path: "Tests/DevicesTests"),
         .testTarget(name: "CLITests", dependencies: ["lkvm", "LKVMTestSupport"], path: "Tests/CLITests"),
         .testTarget(name: "KVMSmokeTests", dependencies: ["LKVMKVM", "LKVMCore", "ArchX86", "LKVMDevices", "LKVMTestSupport"], path: "Tests/KVMSmokeTests"),

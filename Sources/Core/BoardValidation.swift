@@ -17,6 +17,7 @@ extension Board {
                     + "move it into a ram.holes entry or above RAM")
             }
         }
+        if architecture == .arm64 { try validateIPA(ramMiB: ramMiB) }
     }
 
     func validateLayout() throws(BoardError) {
