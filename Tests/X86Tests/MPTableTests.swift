@@ -3,7 +3,7 @@ import XCTest
 import LKVMCore
 
 /// An independent reader of MP spec 1.4 tables, the way a kernel would walk them.
-private struct ParsedMPTable {
+struct ParsedMPTable {
     struct Entry: Equatable {
         var type: UInt8
         var bytes: [UInt8]

@@ -77,7 +77,7 @@ public enum BootError: Error, Equatable, CustomStringConvertible {
         case .invalidMPTable(let why):
             "cannot build the MP table: \(why)"
         case .mpTableTooLarge(let size, let limit):
-            "MP table needs \(size) bytes but only \(limit) are reserved for it: use fewer vCPUs"
+            "MP table needs \(size) bytes but only \(limit) are reserved for it: use fewer vCPUs or PCI devices"
         case .guestMemory(let error):
             error.description
         }

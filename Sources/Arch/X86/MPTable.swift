@@ -116,7 +116,11 @@ public struct MPTable: Sendable, Equatable {
     /// IRQ0 on `timerPin` (2 as on real PCs: then the VMM must route GSI 0 to
     /// IOAPIC pin 2, since KVM's default routing sends GSI 0 to pin 0), IRQ2
     /// (the 8259 cascade) unlisted, 8259 ExtINT on every LINT0, NMI on every LINT1.
+    /// With `pci`, PCI bus 0 comes first (Linux matches MP bus ids against PCI
+    /// bus numbers), the ISA bus becomes id 1, and INTA of each of
+    /// `pciDevices` gets an entry (`pciInterrupts`).
     public static func pc(cpuCount: Int, ioapicAddress: GuestAddress, timerPin: UInt8 = 2,
+                          pci: PCIWindows? = nil, pciDevices: [Int] = [],
                           cpuSignature: UInt32 = 0x0000_0600,
                           cpuFeatures: UInt32 = 0x0000_0201) throws(BootError) -> MPTable {
         // APIC ids are 8 bits, 0xFF is broadcast, and the IOAPIC takes id cpuCount.
@@ -130,7 +134,7 @@ public struct MPTable: Sendable, Equatable {
             throw .invalidMPTable("IOAPIC address \(ioapicAddress) is above 4 GiB")
         }
         let ioapicID = UInt8(cpuCount)
-        let isaBus: UInt8 = 0
+        let isaBus: UInt8 = pci == nil ? 0 : 1
         let processors = (0..<cpuCount).map {
             Processor(apicID: UInt8($0), bootstrap: $0 == 0, signature: cpuSignature, features: cpuFeatures)
         }
@@ -145,7 +149,12 @@ public struct MPTable: Sendable, Equatable {
             LocalInterrupt(type: .nmi, sourceBus: isaBus, sourceIRQ: 0,
                            localAPICID: LocalInterrupt.allLocalAPICs, lint: 1),
         ]
-        return MPTable(processors: processors, buses: [.isa(id: isaBus)],
+        var buses = [Bus.isa(id: isaBus)]
+        if let pci {
+            buses.insert(.pci(id: pciBus), at: 0)
+            interrupts += try pciInterrupts(pci: pci, devices: pciDevices, ioapicID: ioapicID)
+        }
+        return MPTable(processors: processors, buses: buses,
                        ioapics: [IOAPIC(id: ioapicID, address: UInt32(ioapicAddress.raw))],
                        interrupts: interrupts, localInterrupts: local)
     }
