@@ -4,7 +4,8 @@ import LKVMCore
 /// function whose enabled BAR covers it, wherever the guest has moved that
 /// BAR inside the window. A BAR moved outside the window simply stops being
 /// reachable (nothing else is registered for it); an access no BAR covers
-/// wholly reads all ones and is dropped.
+/// wholly reads all ones and is dropped. Where the guest made BARs overlap,
+/// the function with the lowest address wins.
 final class PCIBARWindow: BusDevice {
     /// The window's first address; the bus hands us offsets from it.
     private let base: UInt64

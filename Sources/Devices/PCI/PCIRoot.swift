@@ -6,7 +6,7 @@ import Synchronization
 /// the way firmware would before the kernel boots.
 public final class PCIRoot: Sendable {
     public let windows: PCIWindows
-    private let table = PCIFunctionTable()
+    private let table: PCIFunctionTable
     /// Also serialises `attach`.
     private let allocators: Mutex<PCIBARAllocators>
 
@@ -20,12 +20,14 @@ public final class PCIRoot: Sendable {
     public let ioWindow: (any BusDevice)?
 
     public init(windows: PCIWindows) {
+        let table = PCIFunctionTable()
         self.windows = windows
+        self.table = table
         allocators = Mutex(PCIBARAllocators(windows: windows))
         ecam = PCIECAM(functions: table)
         mmio32Window = PCIBARWindow(base: windows.mmio32.start.raw, space: .memory, functions: table)
-        mmio64Window = windows.mmio64.map { [table] in PCIBARWindow(base: $0.start.raw, space: .memory, functions: table) }
-        ioWindow = windows.ioPorts.map { [table] in PCIBARWindow(base: UInt64($0.start), space: .io, functions: table) }
+        mmio64Window = windows.mmio64.map { PCIBARWindow(base: $0.start.raw, space: .memory, functions: table) }
+        ioWindow = windows.ioPorts.map { PCIBARWindow(base: UInt64($0.start), space: .io, functions: table) }
     }
 
     /// Puts `function` at `address` (bus 0 only for now), assigns each
