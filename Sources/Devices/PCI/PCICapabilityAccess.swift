@@ -24,7 +24,8 @@ struct PCICapabilityAccess {
             value |= headerByte << UInt32((byte - start) * 8)
         }
         for piece in bodyPieces {
-            let bits = entry.capability.read(offset: piece.offset, size: piece.size) & PCIConfigAccess.mask(size: piece.size)
+            let bits = entry.capability.read(offset: piece.offset, size: piece.size)
+                & PCIConfigAccess.mask(size: piece.size)
             value |= bits << UInt32((piece.offset - start) * 8)
         }
         return value

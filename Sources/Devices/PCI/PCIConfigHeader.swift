@@ -64,7 +64,8 @@ struct PCIConfigHeader: Sendable {
             // The status half is RW1C with nothing ever set: writes change nothing.
             command = UInt16(truncatingIfNeeded: merged) & PCIConfigRegister.writableCommandBits
         case PCIConfigRegister.firstBAR..<(PCIConfigRegister.firstBAR + 4 * PCIConfigRegister.barCount):
-            guard let (first, upperHalf) = bar(forRegister: (dwordOffset - PCIConfigRegister.firstBAR) / 4) else { return }
+            let register = (dwordOffset - PCIConfigRegister.firstBAR) / 4
+            guard let (first, upperHalf) = bar(forRegister: register) else { return }
             bars[first]!.setRegister(upperHalf: upperHalf, to: merged)
         case PCIConfigRegister.interrupt:
             interruptLine = UInt8(truncatingIfNeeded: merged)

@@ -9,7 +9,8 @@ public final class PCIHostBridge: PCIFunction {
     public static let classCode: UInt32 = 0x06_00_00
 
     public let configSpace = PCIConfigSpace(
-        vendorID: PCIHostBridge.vendorID, deviceID: PCIHostBridge.deviceID, revision: 0, classCode: PCIHostBridge.classCode,
+        vendorID: PCIHostBridge.vendorID, deviceID: PCIHostBridge.deviceID, revision: 0,
+        classCode: PCIHostBridge.classCode,
         subsystemVendorID: PCIHostBridge.vendorID, subsystemID: PCIHostBridge.deviceID, interruptPin: 0)
 
     public init() {}
