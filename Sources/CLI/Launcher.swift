@@ -25,7 +25,8 @@ enum Launcher {
     static func bootPC(_ options: LaunchOptions) throws(LKVMError) -> Int32 {
         let config = PCMachineConfig(board: options.board, memMiB: options.memMiB, cpus: options.cpus,
                                      kernel: options.kernel, initrd: options.initrd, params: options.params,
-                                     virtio: options.virtio, console: options.console,
+                                     virtio: options.virtio, virtioTransport: options.virtioTransport,
+                                     console: options.console,
                                      traceVirtio: options.traceVirtio,
                                      traceSink: { line in
                                          // \r too: stderr may share a raw-mode terminal.

@@ -124,9 +124,6 @@ struct RunCommand: ParsableCommand {
         guard let transport = VirtioTransport(rawValue: transportName) else {
             throw LKVMError("--virtio-transport \(transportName): unknown transport (use mmio or pci)", exitStatus: 64)
         }
-        if !virtioRequests.isEmpty && transport == .pci {
-            throw LKVMError("virtio over PCI is not implemented yet; use --virtio-transport mmio (board \(resolved.name) defaults to pci)", exitStatus: 64)
-        }
         var virtioDevices: [any VirtioDevice] = []
         for (deviceName, argument) in virtioRequests {
             do { virtioDevices.append(try VirtioDeviceCatalog.entry(named: deviceName).make(argument)) } catch {
@@ -143,7 +140,8 @@ struct RunCommand: ParsableCommand {
         let initrdBytes = try initrd.map { path throws(LKVMError) in try readInput(path, what: "initrd") }
         return LaunchOptions(board: resolved, memMiB: memMiB, cpus: cpuCount, kernel: kernelBytes,
                              kernelPath: kernel, initrd: initrdBytes, params: params ?? "", name: vmName,
-                             virtio: virtioDevices, console: guestConsole, traceVirtio: traceSelection)
+                             virtio: virtioDevices, virtioTransport: transport, console: guestConsole,
+                             traceVirtio: traceSelection)
     }
 }
 
@@ -157,6 +155,7 @@ struct LaunchOptions {
     let params: String
     let name: String
     let virtio: [any VirtioDevice]
+    let virtioTransport: VirtioTransport
     let console: GuestConsole
     let traceVirtio: VirtioTraceSelection?
 }

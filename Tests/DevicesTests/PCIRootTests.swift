@@ -250,4 +250,25 @@ final class PCIRootTests: XCTestCase {
         try noINTx.attach(function, at: PCIDeviceAddress(device: 1))
         XCTAssertEqual(function.configSpace.interruptLine, 0xFF, "unknown / not connected")
     }
+
+    /// Registered on real buses, as the machine builder does: absolute addresses in, window offsets out.
+    func testRegisteredOnBusesWithAbsoluteAddresses() throws {
+        let windows = W.make()
+        let root = PCIRoot(windows: windows)
+        let function = PCITestFunction(bars: [(0, .memory32, 0x1000), (1, .io, 0x20)])
+        try root.attach(function, at: PCIDeviceAddress(device: 3))
+        var mmio = Bus(kind: "mmio"), pio = Bus(kind: "pio")
+        try mmio.register(root.ecam, name: "pci.ecam", base: windows.ecam.start.raw, length: windows.ecam.size)
+        try mmio.register(root.mmio32Window, name: "pci.mmio32", base: windows.mmio32.start.raw, length: windows.mmio32.size)
+        let ports = try XCTUnwrap(windows.ioPorts), io = try XCTUnwrap(root.ioWindow)
+        try pio.register(io, name: "pci.io", base: UInt64(ports.start), length: UInt64(ports.count))
+        try pio.register(PCIConfigPorts(root: root), name: "pci.cf8", base: 0xCF8, length: PCIConfigPorts.length)
+
+        XCTAssertEqual(mmio.read(W.ecamBase + W.ecamOffset(device: 3, register: 2), size: 2), 0x1041)
+        pio.write(0xCF8, size: 4, value: 0x8000_1810)
+        XCTAssertEqual(pio.read(0xCFC, size: 4), W.mmio32Base)
+        let bar = try XCTUnwrap(function.configSpace.barAddress(0)), port = try XCTUnwrap(function.configSpace.barAddress(1))
+        XCTAssertEqual(mmio.read(bar + 8, size: 4), PCITestFunction.answer(bar: 0, offset: 8))
+        XCTAssertEqual(pio.read(port + 2, size: 1), PCITestFunction.answer(bar: 1, offset: 2))
+    }
 }

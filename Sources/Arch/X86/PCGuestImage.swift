@@ -87,18 +87,23 @@ public struct PCGuestImage {
                 try memory.write(initrd, at: start)
                 initrdRange = GuestRange(start: start, size: UInt64(initrd.count))
             }
-            let e820 = try E820Map.build(ram: ram, reserved: board.ram.reserved.map(\.range))
+            // ECAM too: Linux uses the MCFG's window only if the E820 map reserves it.
+            let ecam = board.pci.map { [$0.ecam] } ?? []
+            let e820 = try E820Map.build(ram: ram, reserved: board.ram.reserved.map(\.range) + ecam)
             try BootParams(header: kernel.header, commandLine: LongModeLayout.commandLineAddress,
                            initrd: initrdRange, e820: e820)
                 .write(into: memory, at: LongModeLayout.zeroPageAddress)
             // KVM's default routing sends GSI 0 (the in-kernel PIT) to IOAPIC
             // pin 0, so the table says IRQ0 -> pin 0 rather than a PC's pin 2.
-            let mpTable = try MPTable.pc(cpuCount: config.cpus, ioapicAddress: ioapic.ioapic.start, timerPin: 0)
+            let mpTable = try MPTable.pc(cpuCount: config.cpus, ioapicAddress: ioapic.ioapic.start, timerPin: 0,
+                                         pci: board.pci, pciDevices: pciDevices)
             try memory.write(mpTable.encode(at: LongModeLayout.mpTableAddress), at: LongModeLayout.mpTableAddress)
             // ACPI as well, for what the MP table cannot say: how to power off.
             // ... and the virtio-mmio devices: stock x86 kernels find them only there.
+            // The PCI root whenever the board has one, even with no device behind it.
             try ACPITables.write(into: memory, cpuCount: config.cpus, ioapicAddress: ioapic.ioapic.start,
-                                 virtioMMIO: slots.map { ACPIVirtioMMIODevice(window: $0.range, gsi: UInt32($0.irq)) })
+                                 virtioMMIO: slots.map { ACPIVirtioMMIODevice(window: $0.range, gsi: UInt32($0.irq)) },
+                                 pci: board.pci)
             cpuState = try LongModeLayout.write(into: memory)
         } catch let error as BootError {
             throw .boot(error)
