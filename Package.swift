@@ -62,7 +62,7 @@ let package = Package(
         .testTarget(name: "CoreTests", dependencies: ["LKVMCore", "LKVMTestSupport"], path: "Tests/CoreTests"),
         .testTarget(name: "X86Tests", dependencies: ["ArchX86", "LKVMCore", "LKVMTestSupport"], path: "Tests/X86Tests",
                     exclude: ["Fixtures"]),
-        .testTarget(name: "ARM64Tests", dependencies: ["ArchARM64", "LKVMCore", "CFDT", "LKVMTestSupport"],
+        .testTarget(name: "ARM64Tests", dependencies: ["ArchARM64", "LKVMCore", "LKVMDevices", "LKVMTestSupport"],
                     path: "Tests/ARM64Tests", exclude: ["Fixtures"]),
         .testTarget(name: "DevicesTests", dependencies: ["LKVMDevices", "LKVMCore", "LKVMTestSupport"], path: "Tests/DevicesTests"),
         .testTarget(name: "CLITests", dependencies: ["lkvm", "LKVMTestSupport"], path: "Tests/CLITests"),
