@@ -50,6 +50,7 @@ public enum PCMachineError: Error, CustomStringConvertible {
     case bus(BusError)
     case unsupportedBoard(String)
     case acpi(ACPIError)
+    case pci(PCIError)
 
     public var description: String {
         switch self {
@@ -60,6 +61,7 @@ public enum PCMachineError: Error, CustomStringConvertible {
         case .bus(let error): "board device layout: \(error)"
         case .unsupportedBoard(let what): what
         case .acpi(let error): error.description
+        case .pci(let error): "PCI: \(error)"
         }
     }
 }
@@ -154,11 +156,52 @@ public final class PCMachine {
                                                     name: name, tracer: tracer)
                 try mmio.register(transport, name: name, base: slot.range.start.raw, length: transport.length)
             }
-        } catch {
+            if let windows = board.pci {
+                try Self.buildPCI(windows, image: image, machine: machine, memory: memory, pio: &pio, mmio: &mmio)
+            }
+        } catch let error as BusError {
             throw .bus(error)
+        } catch let error as PCIError {
+            throw .pci(error)
+        } catch {
+            throw .unsupportedBoard("\(error)")
         }
         buses = IOBuses(pio: pio, mmio: mmio)
         console = consoleUART
+    }
+
+    /// PCI configuration mechanism #1: address at 0xCF8, data at 0xCFC.
+    static let pciConfigPorts: UInt64 = 0xCF8
+    static let pciConfigPortCount: UInt64 = 8
+
+    /// The PCI root of the board: a host bridge at 00:00.0, each virtio-pci
+    /// device at its `image.pciDevices` number with MSI-X through KVM and
+    /// INTA on the board's INTx line, configuration through ports
+    /// 0xCF8-0xCFF and ECAM, and the BAR windows on the buses.
+    static func buildPCI(_ windows: PCIWindows, image: PCGuestImage, machine: KVMMachine, memory: GuestMemory,
+                         pio: inout Bus, mmio: inout Bus) throws {
+        let config = image.config
+        let root = PCIRoot(windows: windows)
+        try root.attach(PCIHostBridge(), at: PCIDeviceAddress(device: 0))
+        for (index, (device, number)) in zip(config.virtio, image.pciDevices).enumerated() {
+            let name = "virtio-pci\(index)"
+            let tracer = config.traceVirtio?.tracer(for: device, transportName: name, sink: config.traceSink)
+            let intx = windows.intxIRQ(device: number, pin: 1).map { KVMInterruptLine(machine: machine, number: $0) }
+            let transport = VirtioPCITransport(device: device, memory: memory, msi: machine, intx: intx,
+                                               name: name, tracer: tracer)
+            try root.attach(transport, at: PCIDeviceAddress(device: UInt8(number)))
+        }
+        try pio.register(PCIConfigPorts(root: root), name: "pci-config", base: Self.pciConfigPorts,
+                         length: Self.pciConfigPortCount)
+        try mmio.register(root.ecam, name: "pci-ecam", base: windows.ecam.start.raw, length: windows.ecam.size)
+        try mmio.register(root.mmio32Window, name: "pci-mmio32", base: windows.mmio32.start.raw,
+                          length: windows.mmio32.size)
+        if let window = root.mmio64Window, let range = windows.mmio64 {
+            try mmio.register(window, name: "pci-mmio64", base: range.start.raw, length: range.size)
+        }
+        if let window = root.ioWindow, let ports = windows.ioPorts {
+            try pio.register(window, name: "pci-io", base: UInt64(ports.start), length: UInt64(ports.count))
+        }
     }
 
     /// Long mode with identity paging, flat segments from lkvm's GDT, RSI at
