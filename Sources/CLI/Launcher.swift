@@ -18,7 +18,7 @@ enum Launcher {
         case .x86_64:
             return try bootPC(options)
         case .arm64:
-            throw LKVMError("arm64 guests are not supported by this build of lkvm yet")
+            return try LauncherARM64.boot(options)
         }
     }
 

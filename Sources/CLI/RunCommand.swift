@@ -50,6 +50,9 @@ struct RunCommand: ParsableCommand {
     @Option(name: .long, help: "Guest architecture: x86_64 or arm64 (default: the host's).")
     var arch: String?
 
+    @Option(name: .customLong("dump-dtb"), help: ArgumentHelp("arm64: write the device tree this boot would use to FILE and exit (any host, no KVM needed).", valueName: "file"))
+    var dumpDTB: String?
+
     @Option(name: [.short, .customLong("disk")],
             help: "Add a virtio-blk disk: IMAGE[,ro][,direct] (a raw image; repeatable).")
     var disks: [String] = []
@@ -94,9 +97,7 @@ struct RunCommand: ParsableCommand {
         } else {
             architecture = .host
         }
-        guard architecture == .host else {
-            throw LKVMError("--arch \(architecture) needs an \(architecture) host with KVM; this host is \(Architecture.host). Boot it in the lab instead: lab/run -- <the same lkvm run arguments>")
-        }
+        if let refusal = LauncherARM64.hostRefusal(architecture: architecture, dumpDTB: dumpDTB) { throw refusal }
         guard let guestConsole = GuestConsole(rawValue: console) else {
             throw LKVMError("--console \(console): unknown console (serial or virtio)", exitStatus: 64)
         }
@@ -107,6 +108,7 @@ struct RunCommand: ParsableCommand {
                 nameOrPath: boardName, architecture: architecture,
                 searchDirectories: BoardCatalog.searchDirectories(executablePath: executablePath()))
         } catch { throw LKVMError(error.description) }
+        if let refusal = LauncherARM64.dumpDTBRefusal(board: resolved, dumpDTB: dumpDTB) { throw refusal }
         let cpuCount = cpus ?? resolved.cpus.defaultCount
         guard cpuCount >= 1 else { throw LKVMError("-c \(cpuCount): a VM needs at least one vCPU", exitStatus: 64) }
         let memMiB = mem ?? resolved.ram.defaultMiB
@@ -141,7 +143,7 @@ struct RunCommand: ParsableCommand {
         return LaunchOptions(board: resolved, memMiB: memMiB, cpus: cpuCount, kernel: kernelBytes,
                              kernelPath: kernel, initrd: initrdBytes, params: params ?? "", name: vmName,
                              virtio: virtioDevices, virtioTransport: transport, console: guestConsole,
-                             traceVirtio: traceSelection)
+                             traceVirtio: traceSelection, dumpDTB: dumpDTB)
     }
 }
 
@@ -158,6 +160,8 @@ struct LaunchOptions {
     let virtioTransport: VirtioTransport
     let console: GuestConsole
     let traceVirtio: VirtioTraceSelection?
+    /// arm64: write the device tree here and exit instead of booting.
+    var dumpDTB: String? = nil
 }
 
 /// /proc/self/exe, so that boards are found next to the binary wherever it is.

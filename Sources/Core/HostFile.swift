@@ -8,6 +8,7 @@ public enum HostFileError: Error, Equatable, CustomStringConvertible {
     case notARegularFile
     case tooLarge(limit: Int)
     case cannotRead(Errno)
+    case cannotWrite(Errno)
 
     public var description: String {
         switch self {
@@ -16,6 +17,7 @@ public enum HostFileError: Error, Equatable, CustomStringConvertible {
         case .notARegularFile: "not a regular file"
         case .tooLarge(let limit): "larger than \(limit >> 20) MiB"
         case .cannotRead(let errno): "read failed: \(Self.text(errno))"
+        case .cannotWrite(let errno): "write failed: \(Self.text(errno))"
         }
     }
 

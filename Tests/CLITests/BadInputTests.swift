@@ -6,7 +6,7 @@ import XCTest
 final class BadInputTests: XCTestCase {
     static let repo = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
         .deletingLastPathComponent().deletingLastPathComponent()
-    static let binary = repo.appendingPathComponent(".build/debug/lkvm").path
+    static let binary = CLITestBinary.path
     static let fixture = repo.appendingPathComponent("Tests/X86Tests/Fixtures/debian-6.1.0-57-amd64-bzimage-first-24k.bin").path
     var scratch: URL!
 
@@ -126,7 +126,8 @@ final class BadInputTests: XCTestCase {
     }
 
     func testForeignArchitectureNamesTheLab() throws {
-        try expectError(["run", "-k", "/bin/true", "--arch", "arm64"], contains: ["arm64", "lab/run"])
+        try expectError(["run", "-k", "/bin/true", "--arch", "arm64"],
+                        contains: ["needs an arm64 host with KVM", "lab/arm64/run -- -k /bin/true --arch arm64"])
     }
 
     func testUnknownBoardListsTheBoards() throws {
