@@ -60,6 +60,7 @@ final class ACPIPCITests: XCTestCase {
         let expected = try ["FACP", "APIC", "MCFG"].map { try address($0).address.raw }
         XCTAssertEqual(fromXSDT, expected)
         XCTAssertLessThanOrEqual(xsdt.count, 0x40, "the XSDT fits before the FADT")
+        _ = ACPITablesTests.Image(placed)  // fails on overlapping tables (MCFG in the gap after the FADT)
         for table in placed where !["RSD PTR ", "FACS"].contains(table.signature) {
             XCTAssertEqual(table.bytes.reduce(0, &+), 0, "\(table.signature) checksum")
         }
