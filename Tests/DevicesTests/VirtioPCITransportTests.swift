@@ -282,6 +282,26 @@ final class VirtioPCITransportTests: XCTestCase {
         XCTAssertEqual(driver.readISR(), 1)
     }
 
+    /// A line left high by INTx must come down once MSI-X takes over: the
+    /// first MSI-X event lowers it, as the interrupt code promises.
+    func testSwitchingToMSIXLowersALineLeftAssertedByINTx() throws {
+        let driver = try rngDriver()
+        driver.bringUp(msix: false)
+        requestRandomBytes(driver)
+        XCTAssertEqual(driver.line?.isAsserted, true)
+        driver.enableMSIX()
+        driver.setConfigVector(0)
+        driver.setCommon(CommonCfg.queueSelect, 0)
+        driver.setCommon(CommonCfg.queueMSIXVector, 1)
+        driver.ring.setUsedEvent(1)  // EVENT_IDX: the driver wants the next one
+        driver.ring.setDescriptor(1, address: 0x11000, length: 8, flags: Desc.write)
+        driver.ring.makeAvailable(1)
+        driver.notify(0)
+        XCTAssertEqual(driver.ring.usedIndex, 2)
+        XCTAssertEqual(driver.messages, [FakePCIDriver.message(1)])
+        XCTAssertEqual(driver.line?.isAsserted, false, "INTx disabled and MSI-X enabled")
+    }
+
     func testADeviceConfigChangeSendsTheConfigVectorAndBumpsTheGeneration() throws {
         let device = EchoDevice()
         let driver = try FakePCIDriver(device: device)
