@@ -80,6 +80,17 @@ final class VirtioPCITransportTests: XCTestCase {
         XCTAssertEqual(driver.barAddress, base)
         XCTAssertTrue(driver.probe())
         XCTAssertEqual(driver.common(CommonCfg.numQueues), 1, "BAR 0 answers again at its base")
+
+        // The guest may move the BAR inside the window; the old place goes dark.
+        let oldOffset = base - window.start.raw
+        driver.setConfig(PCIConfig.bar0, UInt32(window.start.raw + 0x10_0000))
+        XCTAssertEqual(driver.barAddress, window.start.raw + 0x10_0000)
+        XCTAssertEqual(driver.common(CommonCfg.numQueues), 1)
+        if oldOffset != 0x10_0000 {
+            XCTAssertEqual(driver.root.mmio32Window.read(offset: oldOffset + CommonCfg.numQueues, size: 2), 0xFFFF)
+        }
+        driver.setConfig(PCIConfig.command, size: 2, command & ~PCIConfig.commandMemory)
+        XCTAssertEqual(driver.bar(CommonCfg.numQueues, size: 2), 0xFFFF, "memory decode off")
     }
 
     func testTheCapabilityChainIsWellFormed() throws {
@@ -109,7 +120,8 @@ final class VirtioPCITransportTests: XCTestCase {
         XCTAssertEqual(driver.notifyMultiplier, 4)
         // vp_modern_map_capability maps 2 bytes at the last queue's notify offset.
         let queues = UInt32(driver.common(CommonCfg.numQueues))
-        XCTAssertLessThanOrEqual((queues - 1) * driver.notifyMultiplier + 2, driver.capability(VirtioCfgType.notify)!.size)
+        XCTAssertLessThanOrEqual((queues - 1) * driver.notifyMultiplier + 2,
+                                 driver.capability(VirtioCfgType.notify)!.size)
 
         // MSI-X: one vector per queue plus one for configuration changes.
         XCTAssertNotNil(driver.msixPosition)
@@ -276,7 +288,8 @@ final class VirtioPCITransportTests: XCTestCase {
     func testTheINTxDisableBitKeepsTheLineLowButTheISRStillSet() throws {
         let driver = try rngDriver()
         driver.bringUp(msix: false)
-        driver.setConfig(PCIConfig.command, size: 2, driver.config(PCIConfig.command, size: 2) | PCIConfig.commandINTxDisable)
+        let command = driver.config(PCIConfig.command, size: 2)
+        driver.setConfig(PCIConfig.command, size: 2, command | PCIConfig.commandINTxDisable)
         requestRandomBytes(driver)
         XCTAssertEqual(driver.line?.history, [])
         XCTAssertEqual(driver.readISR(), 1)

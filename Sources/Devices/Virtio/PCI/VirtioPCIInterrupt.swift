@@ -116,9 +116,13 @@ final class VirtioPCIInterrupt: VirtioTransportInterrupt {
     /// MSI-X when the driver enabled it (a NO_VECTOR event is dropped, as
     /// the spec says); otherwise the ISR bit and INTx.
     private func raise(_ isrBit: UInt8, vector: UInt16, _ state: inout State) {
-        if !msix.signal(vector: vector) { state.isr |= isrBit }
-        // Also on the MSI-X path: a line INTx left high before the driver
-        // enabled MSI-X must come down, or it stays stuck for good.
+        if msix.signal(vector: vector) {
+            // A line INTx left high before the driver enabled MSI-X must come
+            // down here, or it stays stuck for good (nothing reads ISR now).
+            if state.lineAsserted { updateLine(&state) }
+            return
+        }
+        state.isr |= isrBit
         updateLine(&state)
     }
 
