@@ -14,6 +14,8 @@
 #               stdin is /dev/null). Earlier input would be lost: the guest's
 #               8250 driver clears the UART's FIFO when it starts.
 # The guest side of a scenario is the function scenario_NAME in lab/l2/init.
+# NAME_pci is scenario NAME over virtio-pci instead of virtio-mmio: the same
+# guest checks and L1 hooks, plus proof that PCI and MSI-X carried it.
 
 scenario_boot() {
     S_EXPECT=('LAB-L2: init reached uptime=' 'LAB-L2: ioapic irqs=[1-9]' 'LAB-L2: serial irqs=[1-9]'
@@ -113,3 +115,14 @@ scenario_shell() {
 scenario_custom() {
     S_INTERACTIVE=1
 }
+
+# The virtio scenarios again over virtio-pci (the pc board's default): the
+# stock kernel's virtio_pci driver finds them through the PCI root ACPI
+# describes, and uses one MSI-X vector per queue.
+for base in rng blk 9p hvc net net_user; do
+    eval "scenario_${base}_pci() {
+        scenario_$base
+        S_ARGS=(\"\${S_ARGS[@]/--virtio-transport=mmio/--virtio-transport=pci}\")
+        S_EXPECT+=('LAB-L2: virtio-pci functions=[1-9]' 'LAB-L2: virtio-pci .* msix-vectors=[1-9]')
+    }"
+done

@@ -48,7 +48,8 @@ lab_scenario() {
     local name=$1 limit=$2 interactive=$3 after=$4 input=$5 rc t0 t1
     shift 5
     echo "LAB-L1: scenario=$name begin uptime=$(lab_uptime)"
-    ! type "l1_before_$name" >/dev/null 2>&1 || "l1_before_$name"
+    local hook=${name%_pci} # NAME_pci: scenario NAME over virtio-pci, same hooks
+    ! type "l1_before_$hook" >/dev/null 2>&1 || "l1_before_$hook"
     t0=$(lab_uptime)
     if [ "$interactive" = 1 ]; then
         # The console is L2's: the VMM reads the user's keys on stdin.
@@ -64,7 +65,7 @@ lab_scenario() {
     if [ "$limit" != 0 ] && awk "BEGIN{exit !($t1 - $t0 >= $limit)}"; then
         echo "LAB-L1: scenario=$name timeout after ${limit}s"
     fi
-    ! type "l1_after_$name" >/dev/null 2>&1 || "l1_after_$name"
+    ! type "l1_after_$hook" >/dev/null 2>&1 || "l1_after_$hook"
     echo "LAB-L1: scenario=$name lkvm exit=$rc seconds=$(awk "BEGIN{printf \"%.1f\", $t1 - $t0}")"
 }
 
