@@ -1,0 +1,11 @@
+/// A device that takes host console input for the guest (a UART, a virtio
+/// console): lkvm's stdin goes to one of them.
+public protocol ConsoleReceiver: AnyObject, Sendable {
+    /// Queues `bytes` for the guest; returns how many fitted.
+    @discardableResult
+    func receive(_ bytes: [UInt8]) -> Int
+}
+
+extension Serial8250: ConsoleReceiver {}
+extension PL011: ConsoleReceiver {}
+extension VirtioConsole: ConsoleReceiver {}
