@@ -154,6 +154,7 @@ public final class PCMachine {
                 let transport = VirtioMMIOTransport(device: device, memory: memory,
                                                     line: KVMInterruptLine(machine: machine, number: slot.irq),
                                                     name: name, tracer: tracer)
+                transport.offloadQueues(ioEvents: machine, base: slot.range.start.raw)
                 try mmio.register(transport, name: name, base: slot.range.start.raw, length: transport.length)
             }
             if let windows = board.pci {
@@ -189,6 +190,7 @@ public final class PCMachine {
             let intx = windows.intxIRQ(device: number, pin: 1).map { KVMInterruptLine(machine: machine, number: $0) }
             let transport = VirtioPCITransport(device: device, memory: memory, msi: machine, intx: intx,
                                                name: name, tracer: tracer)
+            transport.offloadQueues(ioEvents: machine)
             try root.attach(transport, at: PCIDeviceAddress(device: UInt8(number)))
         }
         try pio.register(PCIConfigPorts(root: root), name: "pci-config", base: Self.pciConfigPorts,

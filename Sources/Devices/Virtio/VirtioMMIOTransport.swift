@@ -29,6 +29,17 @@ public final class VirtioMMIOTransport: BusDevice {
                                    tracer: tracer, queueSizesAfterReset: false)
     }
 
+    /// Serves this device's queues on a thread of its own; with `ioEvents`,
+    /// KVM wakes it straight from the guest's QueueNotify write (one
+    /// ioeventfd per queue, matching the queue index written). `base` is
+    /// where the machine put these registers.
+    public func offloadQueues(ioEvents: (any IOEventRegistry)?, base: UInt64) {
+        let notify = base + VirtioMMIORegister.queueNotify.rawValue
+        core.startWorker(ioEvents: ioEvents) { queue in
+            VirtioDoorbell(address: notify, length: 4, value: UInt64(queue))
+        }
+    }
+
     /// Bytes of address space to map: the registers and the configuration
     /// space, in whole 0x100 blocks (0x200 for most devices).
     public var length: UInt64 {
@@ -50,6 +61,12 @@ public final class VirtioMMIOTransport: BusDevice {
             return
         }
         guard size == 4, offset % 4 == 0, let register = VirtioMMIORegister(rawValue: offset) else { return }
+        if register == .queueNotify {
+            // No NOTIFICATION_DATA: the value is just the queue index. The
+            // core takes the lock itself, or hands the queue to the worker.
+            core.doorbellRang(queue: Int(UInt32(truncatingIfNeeded: value)))
+            return
+        }
         core.state.withLock { writeRegister(register, UInt32(truncatingIfNeeded: value), &$0) }
     }
 
@@ -100,10 +117,9 @@ public final class VirtioMMIOTransport: BusDevice {
             state.updateSelectedQueue {
                 $0.usedRing = settingHalf(of: $0.usedRing, high: register == .queueDeviceHigh, to: value)
             }
-        case .queueNotify: core.notify(queue: Int(value), state)  // no NOTIFICATION_DATA: just the index
         case .interruptAcknowledge: interrupt.acknowledge(value)
         case .status: core.writeStatus(value, &state)
-        default: break  // read-only registers, and shared memory select with no regions
+        default: break  // read-only registers, shared memory select with no regions, QueueNotify (in write)
         }
     }
 }

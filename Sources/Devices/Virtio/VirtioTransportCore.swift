@@ -17,6 +17,8 @@ final class VirtioTransportCore: Sendable {
     /// Where this device's virtqueue trace goes; nil when it is not traced.
     let tracer: VirtioTracer?
     let state: Mutex<VirtioTransportState>
+    /// Set once by `startWorker`; nil: queue work runs on the notifying vCPU.
+    private let offload = Mutex<VirtioQueueOffload?>(nil)
     private let memory: GuestMemory
     private let initialSizes: [UInt32]
     private let logger = Logger(label: "lkvm.virtio")
@@ -34,6 +36,32 @@ final class VirtioTransportCore: Sendable {
         queueMaxSizes = device.queueMaxSizes
         initialSizes = queueMaxSizes.map { queueSizesAfterReset ? UInt32($0) : 0 }
         state = Mutex(VirtioTransportState(initialSizes: initialSizes))
+    }
+
+    /// Moves queue work to a thread of this device's own; with `ioEvents`,
+    /// each enabled queue's doorbell (from `doorbell`) is bound to it at
+    /// DRIVER_OK so that the guest's notify never exits to lkvm. If the
+    /// thread cannot be made, work stays on the vCPUs (and a warning says so).
+    func startWorker(ioEvents: (any IOEventRegistry)?, doorbell: @escaping @Sendable (Int) -> VirtioDoorbell?) {
+        do {
+            let worker = try VirtioQueueWorker(queueCount: queueMaxSizes.count, name: "lkvm-\(name)") { [weak self] queue in
+                guard let self else { return }
+                self.state.withLock { self.notify(queue: queue, $0) }
+            }
+            offload.withLock { $0 = VirtioQueueOffload(worker: worker, ioEvents: ioEvents, doorbell: doorbell) }
+        } catch {
+            logger.warning("\(name): no worker thread (\(error)); queue work runs on the vCPUs")
+        }
+    }
+
+    /// The driver rang a doorbell and lkvm saw the write (no ioeventfd, or
+    /// one that did not match): wake the worker, or serve the queue here.
+    func doorbellRang(queue index: Int) {
+        if index >= 0, index < queueMaxSizes.count, let worker = offload.withLock({ $0?.worker }) {
+            worker.kick(index)
+            return
+        }
+        state.withLock { notify(queue: index, $0) }
     }
 
     /// The low or high word of the offered features (select 0 or 1; 0 beyond).
@@ -112,6 +140,38 @@ final class VirtioTransportCore: Sendable {
         let deviceInterrupt: any VirtioInterrupt =
             tracer.map { VirtioTraceInterrupt(inner: interrupt, tracer: $0) } ?? interrupt
         device.activate(memory: memory, queues: queues, features: state.driverFeatures, interrupt: deviceInterrupt)
+        bindDoorbells(queues.indices.filter { queues[$0] != nil })
+    }
+
+    /// KVM signals the worker for these queues' doorbells from now on. A
+    /// doorbell KVM refuses keeps working through exits.
+    private func bindDoorbells(_ enabled: [Int]) {
+        offload.withLock { offload in
+            guard var current = offload, let ioEvents = current.ioEvents else { return }
+            for queue in enabled {
+                guard let bell = current.doorbell(queue) else { continue }
+                do {
+                    try ioEvents.addIOEvent(current.worker.events[queue], address: bell.address,
+                                            length: bell.length, value: bell.value)
+                    current.bound.append((queue, bell))
+                } catch {
+                    logger.debug("\(name): q\(queue) doorbell stays an exit: \(error)")
+                }
+            }
+            offload = current
+        }
+    }
+
+    private func unbindDoorbells() {
+        offload.withLock { offload in
+            guard var current = offload, let ioEvents = current.ioEvents else { return }
+            for (queue, bell) in current.bound {
+                try? ioEvents.removeIOEvent(current.worker.events[queue], address: bell.address,
+                                            length: bell.length, value: bell.value)
+            }
+            current.bound = []
+            offload = current
+        }
     }
 
     func notify(queue index: Int, _ state: VirtioTransportState) {
@@ -138,6 +198,7 @@ final class VirtioTransportCore: Sendable {
     }
 
     private func reset(_ state: inout VirtioTransportState) {
+        unbindDoorbells()
         device.reset()
         state = VirtioTransportState(initialSizes: initialSizes)
         interrupt.reset()

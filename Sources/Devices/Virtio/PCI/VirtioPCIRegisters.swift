@@ -35,7 +35,7 @@ final class VirtioPCIRegisters: Sendable {
             // The written value is the queue index (no NOTIFICATION_DATA);
             // the address already says which queue.
             let queue = Int(inner / UInt64(VirtioPCILayout.notifyOffsetMultiplier))
-            core.state.withLock { core.notify(queue: queue, $0) }
+            core.doorbellRang(queue: queue)
         case VirtioPCILayout.msixTable: msix.writeTable(offset: inner, size: size, value: value)
         default: break  // ISR and PBA are read-only
         }
