@@ -46,7 +46,7 @@ let package = Package(
             path: "Sources/Arch/X86"),
         .target(
             name: "ArchARM64",
-            dependencies: ["LKVMCore", "LKVMDevices", "CFDT"],
+            dependencies: ["LKVMCore", "LKVMKVM", "LKVMDevices", "CKVM", "CFDT"],
             path: "Sources/Arch/ARM64"),
         .target(
             name: "LKVMTestSupport",
@@ -62,7 +62,7 @@ let package = Package(
         .testTarget(name: "CoreTests", dependencies: ["LKVMCore", "LKVMTestSupport"], path: "Tests/CoreTests"),
         .testTarget(name: "X86Tests", dependencies: ["ArchX86", "LKVMCore", "LKVMTestSupport"], path: "Tests/X86Tests",
                     exclude: ["Fixtures"]),
-        .testTarget(name: "ARM64Tests", dependencies: ["ArchARM64", "LKVMCore", "LKVMDevices", "LKVMTestSupport"],
+        .testTarget(name: "ARM64Tests", dependencies: ["ArchARM64", "LKVMCore", "LKVMDevices", "LKVMTestSupport", "CKVM"],
                     path: "Tests/ARM64Tests", exclude: ["Fixtures"]),
         .testTarget(name: "DevicesTests", dependencies: ["LKVMDevices", "LKVMCore", "LKVMTestSupport"], path: "Tests/DevicesTests"),
         .testTarget(name: "CLITests", dependencies: ["lkvm", "LKVMTestSupport"], path: "Tests/CLITests"),

@@ -22,16 +22,18 @@ enum Launcher {
         }
     }
 
+    /// Virtqueue traces go to stderr, with \r too: stderr may share a raw-mode terminal.
+    static let traceSink: @Sendable (String) -> Void = { line in
+        _ = (line + "\r\n").withCString { write(STDERR_FILENO, $0, strlen($0)) }
+    }
+
     static func bootPC(_ options: LaunchOptions) throws(LKVMError) -> Int32 {
         let config = PCMachineConfig(board: options.board, memMiB: options.memMiB, cpus: options.cpus,
                                      kernel: options.kernel, initrd: options.initrd, params: options.params,
                                      virtio: options.virtio, virtioTransport: options.virtioTransport,
                                      console: options.console,
                                      traceVirtio: options.traceVirtio,
-                                     traceSink: { line in
-                                         // \r too: stderr may share a raw-mode terminal.
-                                         _ = (line + "\r\n").withCString { write(STDERR_FILENO, $0, strlen($0)) }
-                                     })
+                                     traceSink: traceSink)
         let image: PCGuestImage
         do { image = try PCGuestImage(config: config) } catch {
             if case .boot(let boot) = error, boot.isAboutTheKernelFile {
@@ -45,20 +47,20 @@ enum Launcher {
         do {
             machine = try PCMachine(image: image, kvm: kvm, output: StandardOutputConsole())
         } catch { throw LKVMError(error.description) }
-        // Guest output from either console goes to stdout; stdin goes to one.
+        return try runGuest(options, uart: machine.console, controller: machine.controller, run: machine.run)
+    }
+
+    /// What every architecture does around its machine's run: guest output
+    /// from either console to stdout, stdin to the chosen one (raw mode on a
+    /// terminal), NICs started, the machine run to its end, the stop reported.
+    static func runGuest(_ options: LaunchOptions, uart: (any ConsoleReceiver)?, controller: VMController,
+                         run: () -> StopReason) throws(LKVMError) -> Int32 {
         let virtioConsole = options.virtio.lazy.compactMap { $0 as? VirtioConsole }.first
         virtioConsole?.attach(output: StandardOutputConsole())
-        let deliver: (@Sendable ([UInt8]) -> Void)?
-        if options.console == .virtio, let virtioConsole {
-            deliver = { bytes in _ = virtioConsole.receive(bytes) }
-        } else if let uart = machine.console {
-            deliver = { bytes in _ = uart.receive(bytes) }
-        } else {
-            deliver = nil
-        }
-        if let deliver {
+        let target: (any ConsoleReceiver)? = options.console == .virtio ? (virtioConsole ?? uart) : uart
+        if let target {
             TerminalMode.enterRaw()
-            do { try ConsoleInputPump.start(deliver: deliver, controller: machine.controller) } catch {
+            do { try ConsoleInputPump.start(deliver: { bytes in target.receive(bytes) }, controller: controller) } catch {
                 throw LKVMError(error.description)
             }
         }
@@ -68,7 +70,7 @@ enum Launcher {
             do { try nic.start() } catch { throw LKVMError(error.description) }
         }
         StartupProbe.report()
-        let reason = machine.run()
+        let reason = run()
         for nic in nics { nic.stop() }
         TerminalMode.restore()
         report(reason, name: options.name)

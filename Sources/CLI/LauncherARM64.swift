@@ -2,6 +2,7 @@ import ArchARM64
 import ArchX86
 import LKVMCore
 import LKVMDevices
+import LKVMKVM
 
 /// arm64 guests from the command line. `--dump-dtb` works on any host (no
 /// KVM needed); booting needs an arm64 host with KVM, and elsewhere lkvm
@@ -36,8 +37,17 @@ enum LauncherARM64 {
             }
             return 0
         }
-        throw LKVMError("arm64 guests need the arm64 KVM backend, which this build of lkvm does not have yet "
-            + "(--dump-dtb FILE writes the device tree)")
+        guard Architecture.host == .arm64 else {
+            throw LKVMError("--arch arm64 needs an arm64 host with KVM; this host is \(Architecture.host). "
+                + "Run the same arguments in the lab: \(labCommand) -- \(runArguments())")
+        }
+        let kvm: KVMSystem
+        do { kvm = try KVMSystem(hooks: .arm64) } catch { throw LKVMError(error.description) }
+        let machine: ARM64Machine
+        do { machine = try ARM64Machine(plan: plan, kvm: kvm, output: StandardOutputConsole()) } catch {
+            throw LKVMError(error.description)
+        }
+        return try Launcher.runGuest(options, uart: machine.console, controller: machine.controller, run: machine.run)
     }
 
     /// The same plan a boot uses: Image, layout and device tree from the same options.
@@ -47,7 +57,8 @@ enum LauncherARM64 {
         let config = ARM64MachineConfig(board: options.board, memMiB: options.memMiB, cpus: options.cpus,
                                         kernel: options.kernel, initrd: options.initrd, params: options.params,
                                         virtio: options.virtio, virtioTransport: options.virtioTransport,
-                                        virtioConsole: options.console == .virtio, seed: seed)
+                                        virtioConsole: options.console == .virtio, seed: seed,
+                                        traceVirtio: options.traceVirtio, traceSink: Launcher.traceSink)
         do { return try ARM64BootPlan(config: config) } catch {
             if case .image(let imageError) = error { throw LKVMError("kernel '\(options.kernelPath)' \(imageError)") }
             throw LKVMError(error.description)

@@ -36,6 +36,9 @@ public enum VCPUExit: Equatable, Sendable {
     case failEntry(reason: UInt64, cpu: UInt32)
     /// KVM_RUN returned early because lkvm asked it to (stop, pause).
     case interrupted
+    /// arm64: the guest accessed MMIO at `address` with an instruction whose
+    /// syndrome KVM cannot decode (KVM_EXIT_ARM_NISV), so nobody can emulate it.
+    case undecodableMMIO(address: UInt64, syndrome: UInt64)
     /// An exit reason lkvm does not know.
     case unknown(reason: UInt32)
 }

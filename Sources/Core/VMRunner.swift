@@ -135,6 +135,10 @@ public enum VMRunner {
         case .failEntry(let reason, let hostCPU):
             return .fatal(message: "\(cpu): VM entry failed (hardware reason \(hex(reason)), host CPU \(hostCPU))",
                           registers: vcpu.registerDump())
+        case .undecodableMMIO(let address, let syndrome):
+            return .fatal(message: "\(cpu): MMIO access at \(hex(address)) by an instruction KVM cannot decode "
+                + "(KVM_EXIT_ARM_NISV, ESR ISS \(hex(syndrome))): no device can emulate it",
+                          registers: vcpu.registerDump())
         case .unknown(let reason):
             return .fatal(message: "\(cpu): unhandled exit reason \(reason)", registers: vcpu.registerDump())
         }

@@ -77,6 +77,9 @@ public final class KVMVCPU: VirtualCPU, @unchecked Sendable {
                 return .internalError(suberror: ckvm_run_internal_suberror(run), data: data)
             case KVM_EXIT_SYSTEM_EVENT:
                 return .systemEvent(Self.systemEvent(ckvm_run_system_event_type(run)))
+            case KVM_EXIT_ARM_NISV:
+                return .undecodableMMIO(address: ckvm_run_arm_nisv_fault_ipa(run),
+                                        syndrome: ckvm_run_arm_nisv_esr_iss(run))
             case let reason:
                 return .unknown(reason: UInt32(bitPattern: reason))
             }

@@ -20,13 +20,18 @@ public struct ARM64MachineConfig: Sendable {
     public var virtioConsole: Bool
     /// Entropy for /chosen kaslr-seed and rng-seed (nil: none, as in tests).
     public var seed: [UInt8]?
+    /// Devices whose virtqueue traffic is traced to `traceSink` (nil: none).
+    public var traceVirtio: VirtioTraceSelection?
+    public var traceSink: @Sendable (String) -> Void
 
     public init(board: Board, memMiB: Int, cpus: Int, kernel: [UInt8], initrd: [UInt8]?, params: String,
                 virtio: [any VirtioDevice] = [], virtioTransport: VirtioTransport = .mmio,
-                virtioConsole: Bool = false, seed: [UInt8]? = nil) {
+                virtioConsole: Bool = false, seed: [UInt8]? = nil,
+                traceVirtio: VirtioTraceSelection? = nil, traceSink: @escaping @Sendable (String) -> Void = { _ in }) {
         self.board = board; self.memMiB = memMiB; self.cpus = cpus
         self.kernel = kernel; self.initrd = initrd; self.params = params
         self.virtio = virtio; self.virtioTransport = virtioTransport
         self.virtioConsole = virtioConsole; self.seed = seed
+        self.traceVirtio = traceVirtio; self.traceSink = traceSink
     }
 }

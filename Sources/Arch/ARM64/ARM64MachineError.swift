@@ -1,4 +1,5 @@
 import LKVMCore
+import LKVMDevices
 
 /// Why an arm64 boot could not be prepared; one line each.
 public enum ARM64MachineError: Error, CustomStringConvertible {
@@ -9,6 +10,10 @@ public enum ARM64MachineError: Error, CustomStringConvertible {
     case deviceTree(FDTError)
     case unsupportedBoard(String)
     case memory(GuestMemoryError)
+    case hypervisor(HypervisorError)
+    /// Two devices of the machine claim the same addresses.
+    case bus(BusError)
+    case pci(PCIError)
 
     public var description: String {
         switch self {
@@ -18,6 +23,9 @@ public enum ARM64MachineError: Error, CustomStringConvertible {
         case .deviceTree(let error): error.description
         case .unsupportedBoard(let message): message
         case .memory(let error): error.description
+        case .hypervisor(let error): error.description
+        case .bus(let error): "board device layout: \(error)"
+        case .pci(let error): "PCI: \(error)"
         }
     }
 }

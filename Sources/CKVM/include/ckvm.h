@@ -43,6 +43,64 @@ static inline unsigned long ckvm_GET_LAPIC(void) { return KVM_GET_LAPIC; }
 static inline unsigned long ckvm_SET_LAPIC(void) { return KVM_SET_LAPIC; }
 #endif
 
+// The arm64 KVM API. <asm/kvm.h> of an x86 host lacks it, and the numbers
+// are the same on every host (asm-generic ioctl encoding), so lkvm defines
+// what it uses here under its own names; the x86 lkvm compiles ArchARM64 too.
+// Values from arch/arm64/include/uapi/asm/kvm.h and Documentation/virt/kvm.
+struct ckvm_vcpu_init {
+    uint32_t target;
+    uint32_t features[7];
+};
+static inline unsigned long ckvm_ARM_VCPU_INIT(void) { return _IOW(KVMIO, 0xae, struct ckvm_vcpu_init); }
+static inline unsigned long ckvm_ARM_PREFERRED_TARGET(void) { return _IOR(KVMIO, 0xaf, struct ckvm_vcpu_init); }
+static inline unsigned long ckvm_CREATE_DEVICE(void) { return KVM_CREATE_DEVICE; }
+static inline unsigned long ckvm_SET_DEVICE_ATTR(void) { return KVM_SET_DEVICE_ATTR; }
+static inline unsigned long ckvm_HAS_DEVICE_ATTR(void) { return KVM_HAS_DEVICE_ATTR; }
+static inline unsigned long ckvm_GET_ONE_REG(void) { return KVM_GET_ONE_REG; }
+static inline unsigned long ckvm_SET_ONE_REG(void) { return KVM_SET_ONE_REG; }
+static inline unsigned long ckvm_ENABLE_CAP(void) { return KVM_ENABLE_CAP; }
+
+enum {
+    // kvm_vcpu_init.features[0] bits
+    CKVM_ARM_VCPU_POWER_OFF = 0,
+    CKVM_ARM_VCPU_PSCI_0_2 = 2,
+    // VGIC device attribute groups and attributes
+    CKVM_DEV_ARM_VGIC_GRP_ADDR = 0,
+    CKVM_DEV_ARM_VGIC_GRP_NR_IRQS = 3,
+    CKVM_DEV_ARM_VGIC_GRP_CTRL = 4,
+    CKVM_DEV_ARM_VGIC_CTRL_INIT = 0,
+    CKVM_VGIC_V3_ADDR_TYPE_DIST = 2,
+    CKVM_VGIC_V3_ADDR_TYPE_REDIST = 3,
+    CKVM_VGIC_ITS_ADDR_TYPE = 4,
+    // KVM_IRQ_LINE's irq field: type << 24 | vcpu << 16 | number
+    CKVM_ARM_IRQ_TYPE_SHIFT = 24,
+    CKVM_ARM_IRQ_VCPU_SHIFT = 16,
+    CKVM_ARM_IRQ_TYPE_SPI = 1,
+    CKVM_ARM_IRQ_TYPE_PPI = 2,
+};
+// Device types and capabilities are in <linux/kvm.h> on every host.
+static inline uint32_t ckvm_DEV_TYPE_ARM_VGIC_V3(void) { return KVM_DEV_TYPE_ARM_VGIC_V3; }
+static inline uint32_t ckvm_DEV_TYPE_ARM_VGIC_ITS(void) { return KVM_DEV_TYPE_ARM_VGIC_ITS; }
+
+// ONE_REG ids of arm64 core registers: KVM_REG_ARM64 | KVM_REG_SIZE_U64 |
+// KVM_REG_ARM_CORE (0x10 << 16) | the register's offset in struct kvm_regs
+// (struct user_pt_regs {regs[31], sp, pc, pstate} first, then sp_el1,
+// elr_el1, spsr[5]) in 32-bit words.
+static inline uint64_t ckvm_arm64_core_reg(uint32_t byte_offset) {
+    return KVM_REG_ARM64 | KVM_REG_SIZE_U64 | (0x0010ULL << 16) | (byte_offset / 4);
+}
+static inline uint64_t ckvm_arm64_reg_x(uint32_t n) { return ckvm_arm64_core_reg(n * 8); }
+static inline uint64_t ckvm_arm64_reg_sp(void) { return ckvm_arm64_core_reg(31 * 8); }
+static inline uint64_t ckvm_arm64_reg_pc(void) { return ckvm_arm64_core_reg(32 * 8); }
+static inline uint64_t ckvm_arm64_reg_pstate(void) { return ckvm_arm64_core_reg(33 * 8); }
+static inline uint64_t ckvm_arm64_reg_sp_el1(void) { return ckvm_arm64_core_reg(34 * 8); }
+static inline uint64_t ckvm_arm64_reg_elr_el1(void) { return ckvm_arm64_core_reg(35 * 8); }
+// AArch64 system registers: KVM_REG_ARM64_SYSREG (0x13 << 16) | op0:op1:CRn:CRm:op2.
+static inline uint64_t ckvm_arm64_sysreg(uint32_t op0, uint32_t op1, uint32_t crn, uint32_t crm, uint32_t op2) {
+    return KVM_REG_ARM64 | KVM_REG_SIZE_U64 | (0x0013ULL << 16) | ((uint64_t)(op0 & 3) << 14)
+        | ((uint64_t)(op1 & 7) << 11) | ((uint64_t)(crn & 15) << 7) | ((uint64_t)(crm & 15) << 3) | (op2 & 7);
+}
+
 // struct kvm_run accessors (its exit data lives in an anonymous union).
 static inline uint32_t ckvm_run_exit_reason(const struct kvm_run *run) { return run->exit_reason; }
 static inline void ckvm_run_set_immediate_exit(struct kvm_run *run, uint8_t value) {
@@ -76,6 +134,8 @@ static inline uint64_t ckvm_run_fail_entry_reason(const struct kvm_run *run) {
 }
 static inline uint32_t ckvm_run_fail_entry_cpu(const struct kvm_run *run) { return run->fail_entry.cpu; }
 static inline uint32_t ckvm_run_system_event_type(const struct kvm_run *run) { return run->system_event.type; }
+static inline uint64_t ckvm_run_arm_nisv_fault_ipa(const struct kvm_run *run) { return run->arm_nisv.fault_ipa; }
+static inline uint64_t ckvm_run_arm_nisv_esr_iss(const struct kvm_run *run) { return run->arm_nisv.esr_iss; }
 static inline uint64_t ckvm_run_unknown_reason(const struct kvm_run *run) { return run->hw.hardware_exit_reason; }
 
 #if defined(__x86_64__)
