@@ -6,7 +6,9 @@ import LKVMDevices
 /// virtio-mmio slots, and the PCI root (ECAM and BAR windows; no config
 /// ports on arm64) with virtio-pci functions. Interrupt lines come from
 /// `line(spi)`; MSIs go to `msi` with the function's requester ID as the
-/// ITS device ID (the device tree's msi-map is the identity).
+/// ITS device ID (the device tree's msi-map is the identity). Each virtio
+/// transport serves its queues on a worker thread, woken straight by KVM
+/// through `ioEvents` (ioeventfd on the notify address) when given.
 public struct ARM64DeviceLayout {
     public let mmio: Bus
     /// The console UART (the first PL011, else the first 8250), for stdin.
@@ -14,7 +16,8 @@ public struct ARM64DeviceLayout {
     public let pciRoot: PCIRoot?
 
     public init(plan: ARM64BootPlan, memory: GuestMemory, output: any ConsoleOutput,
-                line: (Int) -> any InterruptLine, msi: any MSIController) throws(ARM64MachineError) {
+                line: (Int) -> any InterruptLine, msi: any MSIController,
+                ioEvents: (any IOEventRegistry)? = nil) throws(ARM64MachineError) {
         let config = plan.config
         var mmio = Bus(kind: "MMIO")
         var pl011: PL011?
@@ -47,10 +50,12 @@ public struct ARM64DeviceLayout {
                 let tracer = config.traceVirtio?.tracer(for: device, transportName: name, sink: config.traceSink)
                 let transport = VirtioMMIOTransport(device: device, memory: memory, line: line(slot.irq),
                                                     name: name, tracer: tracer)
+                transport.offloadQueues(ioEvents: ioEvents, base: slot.range.start.raw)
                 try mmio.register(transport, name: name, base: slot.range.start.raw, length: transport.length)
             }
             pciRoot = try config.board.pci.map { windows throws in
-                try Self.buildPCI(windows, plan: plan, memory: memory, line: line, msi: msi, mmio: &mmio)
+                try Self.buildPCI(windows, plan: plan, memory: memory, line: line, msi: msi, ioEvents: ioEvents,
+                                  mmio: &mmio)
             }
         } catch let error as BusError {
             throw .bus(error)
@@ -71,7 +76,7 @@ public struct ARM64DeviceLayout {
 
     private static func buildPCI(_ windows: PCIWindows, plan: ARM64BootPlan, memory: GuestMemory,
                                  line: (Int) -> any InterruptLine, msi: any MSIController,
-                                 mmio: inout Bus) throws -> PCIRoot {
+                                 ioEvents: (any IOEventRegistry)?, mmio: inout Bus) throws -> PCIRoot {
         let config = plan.config
         let root = PCIRoot(windows: windows)
         try root.attach(PCIHostBridge(), at: PCIDeviceAddress(device: 0))
@@ -82,6 +87,7 @@ public struct ARM64DeviceLayout {
             let transport = VirtioPCITransport(device: device, memory: memory, msi: msi,
                                                msiDeviceID: requesterID(device: number), intx: intx,
                                                name: name, tracer: tracer)
+            transport.offloadQueues(ioEvents: ioEvents)
             try root.attach(transport, at: PCIDeviceAddress(device: UInt8(number)))
         }
         try mmio.register(root.ecam, name: "pci-ecam", base: windows.ecam.start.raw, length: windows.ecam.size)

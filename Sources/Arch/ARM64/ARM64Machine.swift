@@ -56,7 +56,7 @@ public final class ARM64Machine {
         let layout = try ARM64DeviceLayout(
             plan: plan, memory: memory, output: output,
             line: { spi in KVMInterruptLine(machine: machine, number: ARM64InterruptNumber.spi(spi)) },
-            msi: machine)
+            msi: machine, ioEvents: machine)
         buses = IOBuses(pio: Bus(kind: "port I/O"), mmio: layout.mmio)
         console = layout.consoleUART
     }
