@@ -23,9 +23,7 @@ final class GICv3Device {
             throw error
         }
         // The ITS before the GIC's initialisation, so that the GIC knows it has LPIs.
-        its = try spec.its.map { _ throws(HypervisorError) in
-            try machine.createDevice(type: ckvm_DEV_TYPE_ARM_VGIC_ITS(), name: "vGIC ITS")
-        }
+        its = spec.its == nil ? nil : try machine.createDevice(type: ckvm_DEV_TYPE_ARM_VGIC_ITS(), name: "vGIC ITS")
     }
 
     /// All interrupt IDs the distributor handles: SGIs and PPIs, then the SPIs.
