@@ -79,10 +79,13 @@ l1_before_net_user() {
     ip link set lo up
     mkdir -p /tmp/lab-www
     echo "lkvm-net-user-ok" >/tmp/lab-www/probe
-    busybox httpd -p 127.0.0.1:8080 -h /tmp/lab-www
+    # In the foreground (-f) so that $! is the server: its name is
+    # "busybox", which killall httpd would never find.
+    busybox httpd -f -p 127.0.0.1:8080 -h /tmp/lab-www &
+    echo $! >/tmp/lab-httpd.pid
 }
 
 l1_after_net_user() {
-    killall httpd 2>/dev/null || true
-    rm -rf /tmp/lab-www
+    kill "$(cat /tmp/lab-httpd.pid)" 2>/dev/null || true
+    rm -rf /tmp/lab-www /tmp/lab-httpd.pid
 }
