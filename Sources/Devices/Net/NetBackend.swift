@@ -54,7 +54,7 @@ public enum NetBackendError: Error, Equatable, CustomStringConvertible {
 /// offloads negotiated the device sends an all-zero header and expects one
 /// (flags 0, gso_type NONE) back.
 ///
-/// Threads: `send` is called from vCPU threads with the device's transmit lock
+/// Threads: `send` is called from the queue worker (or a vCPU at DRIVER_OK) with the transmit lock
 /// held; it must not block for long and must never call the device. `start`
 /// makes the backend call `deliver` from a thread of its own for each packet
 /// the host has for the guest, until `close`. `deliver` may block briefly on

@@ -11,8 +11,8 @@ import Synchronization
 /// FLUSH (mapped to fdatasync) and RO for read-only images. Requests: IN, OUT,
 /// FLUSH, GET_ID; any other type is answered UNSUPP.
 ///
-/// All work happens in `processQueue()`, under the device's lock: today on
-/// the notifying vCPU, later on a worker thread that calls it directly.
+/// All work happens in `processQueue()`, under the device's lock, on the
+/// transport's queue worker thread (inline in unit tests).
 public final class VirtioBlock: VirtioDevice {
     public static let queueSize: UInt16 = 256
     /// Data segments per request; header and status take two more descriptors.

@@ -10,7 +10,7 @@ public protocol VirtioInterrupt: Sendable {
     func signalConfigChange()
     /// A queue is broken beyond use: the transport logs it once, sets
     /// DEVICE_NEEDS_RESET and tells the driver with a config-change interrupt.
-    /// For devices working off the vCPU threads; `queueNotified` throws instead.
+    /// For work outside `queueNotified` (host input, backends); `queueNotified` throws instead.
     func signalDeviceNeedsReset(_ error: VirtQueueError)
 }
 
@@ -18,7 +18,8 @@ public protocol VirtioInterrupt: Sendable {
 /// status state machine, feature negotiation and queue registers; the device
 /// declares what it is and does the work once activated.
 ///
-/// Calls come from vCPU threads with the transport's lock held, so they never
+/// Calls come with the transport's lock held (queue notifications on the
+/// device's queue worker thread, the rest on vCPU threads), so they never
 /// overlap for one device, but a device running work on its own threads must
 /// guard its state.
 public protocol VirtioDevice: AnyObject, Sendable {

@@ -9,7 +9,7 @@ import Synchronization
 /// frame behind a 12-byte header, and each receive buffer takes one whole
 /// packet (Linux then posts buffers of 1518 + 12 bytes).
 ///
-/// Guest packets (transmitq) go to the backend on the notifying vCPU thread,
+/// Guest packets (transmitq) go to the backend on the queue worker thread,
 /// each before its chain is returned with used length 0. Host packets come
 /// through `receive(_:)` from the backend's thread (`start()` hooks them up):
 /// they wait in a backlog bounded in bytes until the driver posts receive
