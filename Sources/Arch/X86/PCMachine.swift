@@ -183,12 +183,14 @@ public final class PCMachine {
                          pio: inout Bus, mmio: inout Bus) throws {
         let config = image.config
         let root = PCIRoot(windows: windows)
+        // MSI-X through irqfds; the IOAPIC's pins keep KVM's default routes.
+        let msi = KVMIrqfdMSIController(machine: machine, legacyGSIs: config.board.interruptController.lineCount)
         try root.attach(PCIHostBridge(), at: PCIDeviceAddress(device: 0))
         for (index, (device, number)) in zip(config.virtio, image.pciDevices).enumerated() {
             let name = "virtio-pci\(index)"
             let tracer = config.traceVirtio?.tracer(for: device, transportName: name, sink: config.traceSink)
             let intx = windows.intxIRQ(device: number, pin: 1).map { KVMInterruptLine(machine: machine, number: $0) }
-            let transport = VirtioPCITransport(device: device, memory: memory, msi: machine, intx: intx,
+            let transport = VirtioPCITransport(device: device, memory: memory, msi: msi, intx: intx,
                                                name: name, tracer: tracer)
             transport.offloadQueues(ioEvents: machine)
             try root.attach(transport, at: PCIDeviceAddress(device: UInt8(number)))

@@ -11,6 +11,10 @@
 // Non-variadic ioctl forms; return -1 with errno set on failure.
 int ckvm_ioctl_ptr(int fd, unsigned long request, void *arg);
 int ckvm_ioctl_val(int fd, unsigned long request, unsigned long arg);
+/// KVM_SET_GSI_ROUTING with `count` MSI routes (devids may be NULL), after the
+/// x86 default routes for GSIs below `legacy` (ignored elsewhere). -1/errno on failure.
+int ckvm_set_msi_routing(int vmfd, uint32_t legacy, const uint32_t *gsis, const uint64_t *addresses,
+                         const uint32_t *data, const uint32_t *devids, uint32_t count);
 
 // Request numbers.
 static inline unsigned long ckvm_GET_API_VERSION(void) { return KVM_GET_API_VERSION; }
