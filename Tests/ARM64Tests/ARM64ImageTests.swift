@@ -15,8 +15,9 @@ final class ARM64ImageTests: XCTestCase {
     func testTruncatedAtEveryHeaderField() throws {
         let head = try ARM64Fixtures.debianImageHead()
         let expected: [(end: Int, field: String)] = [(4, "code0"), (8, "code1"), (16, "text_offset"), (24, "image_size"),
-                                                     (32, "flags"), (56, "reserved fields"), (60, "magic")]
-        for size in 0..<60 {
+                                                     (32, "flags"), (56, "reserved fields"), (60, "magic"),
+                                                     (64, "PE header offset")]
+        for size in 0..<64 {
             let field = expected.first { size < $0.end }!
             XCTAssertEqual(thrownError(ARM64ImageError.self) { try ARM64Image(Array(head.prefix(size))) },
                            .truncated(size: size, needed: field.end, field: field.field), "size \(size)")

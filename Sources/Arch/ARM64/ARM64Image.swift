@@ -62,11 +62,11 @@ public struct ARM64Image: Equatable, Sendable {
         bytes.count >= 60 && u32(bytes, 56) == magic
     }
 
-    /// The header through the magic must be in the file; names the first field that is not.
+    /// The whole 64-byte header must be in the file; names the first field that is not.
     private static func requireHeaderFields(_ bytes: [UInt8]) throws(ARM64ImageError) {
         let fieldEnds: [(end: Int, name: String)] = [(4, "code0"), (8, "code1"), (16, "text_offset"),
                                                      (24, "image_size"), (32, "flags"), (56, "reserved fields"),
-                                                     (60, "magic")]
+                                                     (60, "magic"), (64, "PE header offset")]
         if let missing = fieldEnds.first(where: { bytes.count < $0.end }) {
             throw .truncated(size: bytes.count, needed: missing.end, field: missing.name)
         }

@@ -64,7 +64,9 @@ public enum BootError: Error, Equatable, CustomStringConvertible {
             if let ramEnd {
                 "kernel needs \(Self.mebibytes(needed)) MiB at \(load) (init_size) but guest RAM ends at \(hex(ramEnd)): give the guest more memory"
             } else {
-                "kernel needs \(Self.mebibytes(needed)) MiB at \(load) (init_size) but there is no guest RAM there: give the guest more memory"
+                // The address comes from the header (pref_address, rounded up to
+                // kernel_alignment): more RAM helps only if it reaches there.
+                "kernel loads at \(load) (its pref_address, aligned to kernel_alignment) and needs \(Self.mebibytes(needed)) MiB (init_size), but there is no guest RAM there: a corrupt header, or a guest too small for it"
             }
         case .commandLineTooLong(let length, let maximum):
             "kernel command line is \(length) bytes, but this kernel accepts at most \(maximum) (cmdline_size)"

@@ -1,3 +1,4 @@
+import Glibc
 import LKVMCore
 import Logging
 import Synchronization
@@ -125,6 +126,14 @@ extension Virtio9P {
         name: "9p", type: .ninePTransport, summary: "a host directory shared over 9P2000.L: DIR[,TAG] (tag \"lkvm\")",
         make: { argument throws(VirtioCatalogError) in
             let options = try Virtio9POptions(parsing: argument)
+            // The root is opened O_PATH, which needs no read permission: a
+            // directory lkvm cannot list would answer the guest EACCES for
+            // everything, so refuse it here.
+            // (Through "/." so that a file fails as ENOTDIR below, not here.)
+            if access(options.directory + "/.", R_OK | X_OK) != 0, errno == EACCES {
+                throw .badArgument(device: "9p", argument: argument ?? "",
+                                   reason: "cannot share \(options.directory): lkvm may not read it (Permission denied)")
+            }
             do throws(NinePErrno) {
                 return try Virtio9P(sharing: options.directory, tag: options.tag)
             } catch {
