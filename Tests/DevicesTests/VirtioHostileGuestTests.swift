@@ -6,52 +6,9 @@ import XCTest
 /// in DEVICE_NEEDS_RESET with a config-change interrupt; the transport keeps
 /// answering, ignores notifications until reset, and works again after one.
 final class VirtioHostileGuestTests: XCTestCase {
-    private typealias Layout = @Sendable (inout FakeGuestRing) -> Void
-    private static let table: UInt64 = 0x20000
-
-    private static let hostileLayouts: [(String, Layout)] = [
-        ("descriptor loop", { ring in
-            ring.setDescriptor(0, address: 0x10000, length: 4, flags: Desc.write | Desc.next, next: 1)
-            ring.setDescriptor(1, address: 0x10000, length: 4, flags: Desc.write | Desc.next, next: 0)
-            ring.makeAvailable(0)
-        }),
-        ("address outside RAM", { ring in
-            ring.setDescriptor(0, address: 0x4000_0000, length: 4, flags: Desc.write)
-            ring.makeAvailable(0)
-        }),
-        ("length running off RAM", { ring in
-            ring.setDescriptor(0, address: 0x10000, length: UInt32.max, flags: Desc.write)
-            ring.makeAvailable(0)
-        }),
-        ("address wrapping 64 bits", { ring in
-            ring.setDescriptor(0, address: UInt64.max, length: 2, flags: Desc.write)
-            ring.makeAvailable(0)
-        }),
-        ("readable after writable", { ring in
-            ring.setDescriptor(0, address: 0x10000, length: 4, flags: Desc.write | Desc.next, next: 1)
-            ring.setDescriptor(1, address: 0x11000, length: 4)
-            ring.makeAvailable(0)
-        }),
-        ("next beyond the table", { ring in
-            ring.setDescriptor(0, address: 0x10000, length: 4, flags: Desc.write | Desc.next, next: 0xFFFF)
-            ring.makeAvailable(0)
-        }),
-        ("head beyond the table", { ring in ring.makeAvailable(8) }),
-        ("indirect inside indirect", { ring in
-            ring.setDescriptor(0, address: table, length: 16, flags: Desc.indirect)
-            ring.setDescriptor(0, address: table, length: 16, flags: Desc.indirect, table: table)
-            ring.makeAvailable(0)
-        }),
-        ("indirect table with a bad length", { ring in
-            ring.setDescriptor(0, address: table, length: 20, flags: Desc.indirect)
-            ring.makeAvailable(0)
-        }),
-        ("indirect with next", { ring in
-            ring.setDescriptor(0, address: table, length: 16, flags: Desc.indirect | Desc.next, next: 1)
-            ring.makeAvailable(0)
-        }),
-        ("available index jumping by more than the size", { ring in ring.publishAvailableIndex(100) }),
-    ]
+    private static let table = HostileRing.table
+    /// The malformed-input catalogue's rings (MalformedGuestInputCatalog.swift).
+    private static let hostileLayouts = HostileRing.layouts
 
     func testEveryHostileQueueEndsInNeedsResetAndTheTransportRecovers() throws {
         for (name, layout) in Self.hostileLayouts {

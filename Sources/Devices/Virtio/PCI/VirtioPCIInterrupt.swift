@@ -23,7 +23,11 @@ final class VirtioPCIInterrupt: VirtioTransportInterrupt {
 
     private let msix: MSIXVectors
     private let line: (any InterruptLine)?
-    private let configSpace: PCIConfigSpace
+    /// Unowned: the config space holds this object (through the PCI config
+    /// access capability and its registers), so a strong reference made a
+    /// cycle that kept every virtio-pci transport, its device and the
+    /// device's files (a disk image's descriptor) alive after the VM.
+    private unowned let configSpace: PCIConfigSpace
     private let vectorCount: Int
     private let deviceName: String
     private let logger = Logger(label: "lkvm.virtio")
