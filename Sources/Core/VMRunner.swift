@@ -86,12 +86,23 @@ public final class VMController: Sendable {
 
 /// Runs each vCPU on its own thread until the VM stops, then joins them all.
 public enum VMRunner {
+    /// How long a stopped VM waits for its vCPU threads before leaving the
+    /// stragglers behind (the process exits without them).
+    public static let stopGrace: Double = 2
+
+    /// vCPU threads that have left their run loop.
+    private final class FinishedThreads: Sendable {
+        let count = Mutex(0)
+    }
+
     public static func run<CPU: VirtualCPU>(vcpus: [CPU], buses: IOBuses, controller: VMController) -> StopReason {
         var threads: [HostThread] = []
+        let finished = FinishedThreads()
         for vcpu in vcpus {
             do {
                 threads.append(try HostThread(name: "vcpu\(vcpu.id)") {
                     runLoop(vcpu, buses: buses, controller: controller)
+                    finished.count.withLock { $0 += 1 }
                 })
             } catch {
                 controller.requestStop(.fatal(message: "cannot start vCPU \(vcpu.id): \(error)", registers: nil))
@@ -99,8 +110,22 @@ public enum VMRunner {
             }
         }
         let reason = controller.waitForStop()
-        for thread in threads { thread.join() }
+        // A kick ends KVM_RUN, but not a device call that blocks again after
+        // its EINTR: a COM1 write to a terminal nobody reads kept SIGTERM
+        // from ever stopping lkvm. Such a thread is left behind after a grace
+        // period; exiting the process ends it.
+        let deadline = monotonicSeconds() + stopGrace
+        while finished.count.withLock({ $0 }) < threads.count && monotonicSeconds() < deadline { usleep(500) }
+        if finished.count.withLock({ $0 }) == threads.count {
+            for thread in threads { thread.join() }
+        }
         return reason
+    }
+
+    private static func monotonicSeconds() -> Double {
+        var now = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &now)
+        return Double(now.tv_sec) + Double(now.tv_nsec) / 1e9
     }
 
     static func runLoop<CPU: VirtualCPU>(_ vcpu: CPU, buses: IOBuses, controller: VMController) {
