@@ -138,5 +138,19 @@ final class MalformedInputCatalogTests: XCTestCase {
             XCTAssertTrue(message.contains(fragment), "\(context): '\(message)' lacks '\(fragment)'")
         }
         XCTAssertEqual(try Self.fingerprint(workspace.directory), before, "\(context): an input file changed")
+        Self.record(entry, message)
+    }
+
+    /// LKVM_CATALOGUE_TABLE=FILE appends "group<TAB>case<TAB>answer" lines:
+    /// the source of docs/malformed-inputs.md.
+    static func record(_ entry: MalformedCLICase, _ answer: String) {
+        guard let path = ProcessInfo.processInfo.environment["LKVM_CATALOGUE_TABLE"],
+              let handle = FileHandle(forWritingAtPath: path) ?? {
+                  FileManager.default.createFile(atPath: path, contents: nil)
+                  return FileHandle(forWritingAtPath: path)
+              }() else { return }
+        handle.seekToEndOfFile()
+        handle.write(Data("cli\t\(entry.group.rawValue)\t\(entry.name)\t\(answer)\n".utf8))
+        try? handle.close()
     }
 }
