@@ -310,7 +310,54 @@ extension GuestInputCase {
         }
     }()
 
-    static let all: [GuestInputCase] = virtqueueCases + blockCases + ninePCases
+    /// 9P messages through virtio-9p's queue, over both transports: the
+    /// reply room and the request bytes are the guest's to get wrong.
+    static let ninePQueueCases: [GuestInputCase] = CatalogGuest.Transport.allCases.flatMap { transport in
+        let request: @Sendable () -> [UInt8] = {
+            NinePMessage(tag: 3, NinePRequest.version(msize: 8192, version: "9P2000.L")).encoded()
+        }
+        // (name, answer, request bytes, reply room, expected used length or nil for "an Rlerror")
+        let cases: [(String, String, [UInt8], UInt32, UInt32?)] = [
+            ("reply room of 4 bytes", "used length 0 (no reply fits); the queue goes on", request(), 4, 0),
+            ("no reply room at all", "used length 0; the queue goes on", request(), 0, 0),
+            ("no request bytes", "Rlerror EPROTO", [], 8192, nil),
+            ("size field larger than the message", "Rlerror EPROTO",
+             { var bytes = request(); bytes[0] = 0xFF; return bytes }(), 8192, nil),
+            ("size field of 0", "Rlerror EPROTO", { var bytes = request(); bytes[0...3] = [0, 0, 0, 0]; return bytes }(), 8192, nil),
+        ]
+        return cases.map { name, answer, bytes, room, usedLength in
+            GuestInputCase(group: "9p through the queue (over \(transport.rawValue))", name: name, answer: answer) {
+                let share = FileManager.default.temporaryDirectory.appendingPathComponent("lkvm-guest-9pq-\(UUID().uuidString)")
+                try FileManager.default.createDirectory(at: share, withIntermediateDirectories: true)
+                defer { try? FileManager.default.removeItem(at: share) }
+                try {
+                    let guest = try CatalogGuest(transport, device: try Virtio9P(sharing: share.path, tag: "share"))
+                    guest.bringUp()
+                    try guest.memory.write(bytes[...], at: GuestAddress(0x10000))
+                    var buffers: [VirtioBlockTests.Buffer] = []
+                    if !bytes.isEmpty { buffers.append(.init(address: 0x10000, length: UInt32(bytes.count), writable: false)) }
+                    if room > 0 { buffers.append(.init(address: 0x20000, length: room, writable: true)) }
+                    try require(guest.submit(buffers), "the request was answered")
+                    let used = guest.ring.usedEntry(0).length
+                    if let usedLength {
+                        try require(used == usedLength, "used length \(used), expected \(usedLength)")
+                    } else {
+                        let reply = try NinePMessage<NinePReply>(decoding: guest.memory.read(Int(used), at: GuestAddress(0x20000)))
+                        try require(reply.body == .error(errno: UInt32(EPROTO)), "reply \(reply.body), expected Rlerror EPROTO")
+                    }
+                    try require(!guest.needsReset, "the queue goes on")
+                    // And a good request after it is answered.
+                    let good = request()
+                    try guest.memory.write(good[...], at: GuestAddress(0x10000))
+                    try require(guest.submit([.init(address: 0x10000, length: UInt32(good.count), writable: false),
+                                              .init(address: 0x20000, length: 8192, writable: true)]), "a good request after it")
+                }()
+                try require(try FileManager.default.contentsOfDirectory(atPath: share.path).isEmpty, "the share is untouched")
+            }
+        }
+    }
+
+    static let all: [GuestInputCase] = virtqueueCases + blockCases + ninePCases + ninePQueueCases
 }
 
 final class MalformedGuestInputCatalogTests: XCTestCase {
@@ -325,6 +372,7 @@ final class MalformedGuestInputCatalogTests: XCTestCase {
     func testVirtqueues() { runCases(GuestInputCase.virtqueueCases) }
     func testVirtioBlockRequests() { runCases(GuestInputCase.blockCases) }
     func testNinePRequests() { runCases(GuestInputCase.ninePCases) }
+    func testNinePThroughTheQueue() { runCases(GuestInputCase.ninePQueueCases) }
 
     /// Each case on its own thread with a deadline (a hang fails the case
     /// instead of the suite), then the descriptor count compared.

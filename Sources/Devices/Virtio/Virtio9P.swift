@@ -84,6 +84,15 @@ public final class Virtio9P: VirtioDevice {
         }
         let request = try chain.readReadableBytes(limit: Int(NinePServer.maxMessageSize))
         let reply = server.withLock { $0.handle(request, replyCapacity: capacity) }
+        // Room for less than an Rlerror (11 bytes): a cut reply would be a
+        // message whose size field lies, so the guest gets none at all.
+        guard reply.count <= capacity else {
+            if !state.warnedAboutUnanswerable {
+                state.warnedAboutUnanswerable = true
+                logger.warning("virtio-9p: a reply of \(reply.count) bytes does not fit the \(capacity) the guest gave (used length 0)")
+            }
+            return 0
+        }
         return try chain.writeWritable(reply, at: 0)
     }
 
