@@ -3,7 +3,7 @@ SWIFT ?= swift
 RELEASE_FLAGS = -c release --static-swift-stdlib
 LKVM_RELEASE = .build/release/lkvm
 
-.PHONY: all deps build release demo test unit-test lab-test bench clean
+.PHONY: all deps build release aarch64 demo test unit-test lab-test lab-arm64-test bench clean
 
 all: build
 
@@ -24,6 +24,11 @@ build: deps
 release: deps
 	$(SWIFT) build $(RELEASE_FLAGS) --product lkvm
 
+# lkvm for aarch64, cross-built on this x86-64 host for the ARM64 lab:
+# .build-aarch64/release/lkvm (scripts/build-aarch64; caches in /var/cache/lkvm-aarch64).
+aarch64:
+	nice -n 10 scripts/build-aarch64
+
 # Boot the demo guest (Debian's stock kernel + a busybox initramfs) to a shell:
 # directly on this host's KVM when it can boot a stock kernel, in the lab otherwise.
 demo: release
@@ -39,6 +44,10 @@ unit-test: deps
 
 lab-test: release
 	lab/test --lkvm $(LKVM_RELEASE)
+
+# The ARM64 lab suite (not part of `make test` yet): both arm64 boards.
+lab-arm64-test: aarch64
+	lab/arm64/test --lkvm .build-aarch64/release/lkvm
 
 bench: release
 	scripts/bench
