@@ -44,8 +44,39 @@ struct LKVM: ParsableCommand {
 }
 
 func printError(_ message: String) {
-    let line = "lkvm: error: \(message)\n"
-    _ = line.withCString { Glibc.write(STDERR_FILENO, $0, strlen($0)) }
+    writeStandardError("lkvm: error: \(message)\n")
+}
+
+/// Writes lkvm's own messages to stderr without waiting forever on a
+/// terminal or pipe that nobody reads (the same one the guest's console
+/// filled): SIGTERM then stopped the VM but lkvm hung on its last line. A
+/// regular file is written as is; anything else gets up to a second to take
+/// the text, through a non-blocking descriptor of its own (a new open file
+/// description: the terminal's own flags stay as they are).
+func writeStandardError(_ text: String) {
+    var bytes = Array(text.utf8)
+    var info = stat()
+    if fstat(STDERR_FILENO, &info) == 0, info.st_mode & S_IFMT != S_IFREG {
+        var ready = pollfd(fd: STDERR_FILENO, events: Int16(POLLOUT), revents: 0)
+        guard poll(&ready, 1, 1000) == 1 else { return }
+        let fd = open("/proc/self/fd/\(STDERR_FILENO)", O_WRONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC)
+        if fd >= 0 {
+            defer { close(fd) }
+            var deadline = 100  // 10 ms steps: a slow terminal gets a second for the rest
+            while !bytes.isEmpty && deadline > 0 {
+                let written = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
+                if written > 0 { bytes.removeFirst(written); continue }
+                if written < 0 && errno != EAGAIN && errno != EINTR { return }
+                deadline -= 1
+                usleep(10_000)
+            }
+            return
+        }
+    }
+    while !bytes.isEmpty {
+        let written = bytes.withUnsafeBytes { Glibc.write(STDERR_FILENO, $0.baseAddress, $0.count) }
+        if written > 0 { bytes.removeFirst(written) } else if written < 0 && errno == EINTR { continue } else { return }
+    }
 }
 
 /// A user-facing failure: one line, and lkvm's exit status.

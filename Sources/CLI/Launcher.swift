@@ -81,12 +81,11 @@ enum Launcher {
         switch reason {
         case .fatal(let message, let registers):
             printError(message)
-            if let registers { _ = (registers + "\n").withCString { write(STDERR_FILENO, $0, strlen($0)) } }
+            if let registers { writeStandardError(registers + "\n") }
         case .signal(let number):
-            let line = "\nlkvm: \(name) stopped by signal \(number)\n"
-            _ = line.withCString { write(STDERR_FILENO, $0, strlen($0)) }
+            writeStandardError("\nlkvm: \(name) stopped by signal \(number)\n")
         case .consoleQuit:
-            _ = "\nlkvm: \(name): quit from the console\n".withCString { write(STDERR_FILENO, $0, strlen($0)) }
+            writeStandardError("\nlkvm: \(name): quit from the console\n")
         case .powerOff, .reset, .halted:
             break
         }

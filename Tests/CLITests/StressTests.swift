@@ -93,7 +93,7 @@ final class StressTests: XCTestCase {
     /// Runs the COM1 loop on a pty with a disk and a 9p share attached,
     /// sends `signal` once output flows, and checks the way out. With
     /// `drain` false nobody reads the pty: lkvm's console writes block.
-    func signalDuringConsoleOutput(_ signal: Int32, drain: Bool) throws {
+    func signalDuringConsoleOutput(_ signal: Int32, drain: Bool, stderrOnTerminal: Bool = false) throws {
         let pty = try PTY()
         defer { pty.close() }
         let before = pty.mode
@@ -120,7 +120,7 @@ final class StressTests: XCTestCase {
         let errURL = scratch.appendingPathComponent("stderr")
         FileManager.default.createFile(atPath: errURL.path, contents: nil)
         let err = try FileHandle(forWritingTo: errURL)
-        process.standardError = err
+        process.standardError = stderrOnTerminal ? terminalHandle : err
         try process.run()
         try? err.close()
 
@@ -157,11 +157,11 @@ final class StressTests: XCTestCase {
             process.waitUntilExit()
         }
         let stderr = (try? String(contentsOf: errURL, encoding: .utf8)) ?? ""
-        let context = "signal \(signal), \(drain ? "output drained" : "output blocked"): \(stderr)"
+        let context = "signal \(signal), \(drain ? "output drained" : "output blocked")\(stderrOnTerminal ? ", stderr too" : ""): \(stderr)"
         XCTAssertFalse(hung, "lkvm did not stop, \(context)")
         XCTAssertEqual(process.terminationReason, .exit, context)
         XCTAssertEqual(process.terminationStatus, 128 + signal, context)
-        XCTAssertTrue(stderr.contains("stopped by signal \(signal)"), context)
+        if !stderrOnTerminal { XCTAssertTrue(stderr.contains("stopped by signal \(signal)"), context) }
         XCTAssertTrue(Self.sameMode(pty.mode, before), "the terminal mode is restored, \(context)")
         XCTAssertEqual(try Data(contentsOf: disk), Data(diskBytes), "the disk image is intact, \(context)")
         XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: tmp.path), [], "nothing left in TMPDIR, \(context)")
@@ -175,6 +175,10 @@ final class StressTests: XCTestCase {
     func testSIGINTDuringConsoleOutput() throws { try signalDuringConsoleOutput(SIGINT, drain: true) }
     func testSIGTERMWhileConsoleOutputIsBlocked() throws { try signalDuringConsoleOutput(SIGTERM, drain: false) }
     func testSIGINTWhileConsoleOutputIsBlocked() throws { try signalDuringConsoleOutput(SIGINT, drain: false) }
+    /// stderr on the same full terminal: lkvm's last line cannot get out either.
+    func testSIGTERMWhileConsoleAndStderrAreBlocked() throws {
+        try signalDuringConsoleOutput(SIGTERM, drain: false, stderrOnTerminal: true)
+    }
 }
 
 /// A byte counter shared with the draining thread.
