@@ -232,15 +232,19 @@ final class NinePHostNode {
     /// The target of this symbolic link, as text.
     func readLink() throws(NinePErrno) -> String {
         let capacity = Int(PATH_MAX) + 1
-        let bytes = try [UInt8](unsafeUninitializedCapacity: capacity) { buffer, count throws(NinePErrno) in
+        // The error leaves the closure by a variable: before Swift 6.3 this
+        // initializer rethrows `any Error`, not the closure's typed error.
+        var failure: NinePErrno?
+        let bytes = [UInt8](unsafeUninitializedCapacity: capacity) { buffer, count in
             // SAFETY: readlinkat writes at most `capacity` bytes into the
             // buffer, which has room for that many; `count` is set to what it
             // wrote, so only initialised bytes become part of the array.
             count = 0
             let length = readlinkat(descriptor, "", buffer.baseAddress!, capacity)
-            guard length >= 0 else { throw NinePErrno.current }
+            guard length >= 0 else { failure = NinePErrno.current; return }
             count = length
         }
+        if let failure { throw failure }
         guard bytes.count < capacity else { throw NinePErrno(ENAMETOOLONG) }
         return String(decoding: bytes, as: UTF8.self)
     }
@@ -309,13 +313,20 @@ final class NinePOpenFile {
 
     func read(_ count: Int, at offset: UInt64) throws(NinePErrno) -> [UInt8] {
         guard offset <= UInt64(Int64.max) else { throw .invalid }
-        return try [UInt8](unsafeUninitializedCapacity: count) { buffer, initialised throws(NinePErrno) in
+        var failure: NinePErrno? // see readLink: Swift 6.0-6.2 rethrow `any Error` here
+        let bytes = [UInt8](unsafeUninitializedCapacity: count) { buffer, initialised in
             initialised = 0
             guard count > 0 else { return }
             // SAFETY: pread writes at most `count` bytes into the buffer of
             // `count`; `initialised` becomes the number it wrote.
-            initialised = try retrying { pread(descriptor, buffer.baseAddress!, count, off_t(offset)) }
+            do throws(NinePErrno) {
+                initialised = try retrying { pread(descriptor, buffer.baseAddress!, count, off_t(offset)) }
+            } catch {
+                failure = error
+            }
         }
+        if let failure { throw failure }
+        return bytes
     }
 
     func write(_ bytes: [UInt8], at offset: UInt64) throws(NinePErrno) -> Int {
