@@ -180,7 +180,7 @@ extension MalformedCLICase {
         bz("kernel is a directory", ["Is a directory"]) { ["run", "-k", try $0.directory("kdir")] },
         bz("kernel is a character device", ["not a regular file"]) { _ in ["run", "-k", "/dev/null"] },
     ] + truncations.map { cut in
-        bz("bzImage truncated at \(String(cut.length, radix: 16, uppercase: false).hexPrefixed)", cut.expected) {
+        bz("bzImage truncated at 0x\(String(cut.length, radix: 16))", cut.expected) {
             ["run", "-k", try $0.kernel(truncatedTo: cut.length)]
         }
     } + [
@@ -429,8 +429,4 @@ extension MalformedCLICase {
             try run(["--dump-dtb", ws.directory.appendingPathComponent("x.dtb").path])(ws)
         },
     ]
-}
-
-extension String {
-    var hexPrefixed: String { "0x" + self }
 }

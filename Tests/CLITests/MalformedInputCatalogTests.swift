@@ -20,7 +20,7 @@ final class MalformedInputCatalogTests: XCTestCase {
 
     /// lkvm with a deadline; stdout/stderr go to files so that a hung child
     /// cannot block the test on a full pipe.
-    static func runLKVM(_ arguments: [String], asUser user: String?, in workspace: URL) throws -> Outcome {
+    static func runLKVM(_ arguments: [String], asUser user: String?) throws -> Outcome {
         let process = Process()
         if let user {
             process.executableURL = URL(fileURLWithPath: "/usr/bin/setpriv")
@@ -123,7 +123,7 @@ final class MalformedInputCatalogTests: XCTestCase {
             return XCTFail("\(entry.name): cannot build the input: \(error)")
         }
         let before = try Self.fingerprint(workspace.directory)
-        let outcome = try Self.runLKVM(arguments, asUser: user, in: workspace.directory)
+        let outcome = try Self.runLKVM(arguments, asUser: user)
         let context = "\(entry.name) (lkvm \(arguments.map { $0.count > 60 ? String($0.prefix(57)) + "..." : $0 }.joined(separator: " ")))"
         XCTAssertFalse(outcome.hung, "\(context): still running after \(Self.deadline) s (killed)")
         XCTAssertFalse(outcome.signalled, "\(context): killed by signal \(outcome.status): \(outcome.stderr)")
