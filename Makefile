@@ -3,7 +3,7 @@ SWIFT ?= swift
 RELEASE_FLAGS = -c release --static-swift-stdlib
 LKVM_RELEASE = .build/release/lkvm
 
-.PHONY: all deps build release aarch64 demo test unit-test lab-test lab-arm64-test bench clean
+.PHONY: all deps build release aarch64 demo test unit-test lab-test lab-arm64-test bench stress clean
 
 all: build
 
@@ -51,6 +51,11 @@ lab-arm64-test: aarch64
 
 bench: release
 	scripts/bench
+
+# Lifecycle stress: 1000 quick-exit runs each at 1, 2 and 8 vCPUs on this host's
+# KVM, counting hangs, crashes and failures (docs/stress.md; CI runs 30 each in unit-test).
+stress: build
+	scripts/stress --lkvm .build/debug/lkvm --runs 1000
 
 clean:
 	rm -rf .build
