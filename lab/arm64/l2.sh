@@ -9,9 +9,16 @@
 scenario_boot() {
     echo "LAB-L2: gic irqs=$(grep -c GICv3 /proc/interrupts)"
     echo "LAB-L2: serial irqs=$(awk '/pl011|serial|ttyS|ttyAMA/ { print $2; exit }' /proc/interrupts)"
+    echo "LAB-L2: irq lines: $(grep -E 'pl011|serial|ttyS|ttyAMA|virtio|rtc' /proc/interrupts | tr -s ' ' | tr '\n' ';')"
     echo "LAB-L2: console=$(cat /sys/class/tty/console/active 2>/dev/null)"
     echo "LAB-L2: rtc=$(cat /sys/class/rtc/rtc0/name 2>/dev/null) date=$(date -u +%Y-%m-%d)"
 }
 
 # console: on arm64 the scenario is the virtio console (hvc0), both ways.
 scenario_console() { scenario_hvc; }
+
+# Run by lab/l2/init after every scenario: which interrupts the virtio
+# devices got (SPIs for virtio-mmio and INTx, ITS MSIs for MSI-X).
+lab_arch_after() {
+    echo "LAB-L2: virtio irqs: $(grep virtio /proc/interrupts | tr -s ' ' | tr '\n' ';')"
+}
