@@ -28,6 +28,9 @@ enum Launcher {
     }
 
     static func bootPC(_ options: LaunchOptions) throws(LKVMError) -> Int32 {
+        #if !arch(x86_64)
+        throw LKVMError("x86-64 guests need an x86-64 host")
+        #else
         let config = PCMachineConfig(board: options.board, memMiB: options.memMiB, cpus: options.cpus,
                                      kernel: options.kernel, initrd: options.initrd, params: options.params,
                                      virtio: options.virtio, virtioTransport: options.virtioTransport,
@@ -48,6 +51,7 @@ enum Launcher {
             machine = try PCMachine(image: image, kvm: kvm, output: StandardOutputConsole())
         } catch { throw LKVMError(error.description) }
         return try runGuest(options, uart: machine.console, controller: machine.controller, run: machine.run)
+        #endif
     }
 
     /// What every architecture does around its machine's run: guest output

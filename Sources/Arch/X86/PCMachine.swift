@@ -68,6 +68,7 @@ public enum PCMachineError: Error, CustomStringConvertible {
 
 /// An x86-64 PC built from a board file: RAM, in-kernel PIC/IOAPIC/PIT, the
 /// board's legacy devices, a bzImage entered at its 64-bit entry point.
+#if arch(x86_64)
 public final class PCMachine {
     public let controller: VMController
     public let vcpus: [KVMVCPU]
@@ -251,3 +252,4 @@ public final class PCMachine {
         VMRunner.run(vcpus: vcpus, buses: buses, controller: controller)
     }
 }
+#endif

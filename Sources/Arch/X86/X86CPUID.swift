@@ -1,3 +1,4 @@
+#if arch(x86_64)
 import CKVM
 import Glibc
 import LKVMCore
@@ -113,3 +114,4 @@ extension KVMVCPU {
         try fd.call("KVM_SET_CPUID2", ckvm_SET_CPUID2(), pointer: UnsafeMutableRawPointer(buffer))
     }
 }
+#endif

@@ -1,3 +1,4 @@
+#if arch(x86_64)
 import CKVM
 import LKVMCore
 import LKVMKVM
@@ -23,3 +24,4 @@ extension KVMMachine {
 
     nonisolated(unsafe) static var identityMapAddress: UInt64 = 0xFEFF_C000
 }
+#endif

@@ -1,3 +1,4 @@
+#if arch(x86_64)
 import CKVM
 import Glibc
 import LKVMCore
@@ -88,3 +89,4 @@ public enum X86RegisterDump {
         """
     }
 }
+#endif
