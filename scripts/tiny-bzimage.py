@@ -9,7 +9,7 @@ The guest does N `out 0x80, al` port exits, then asks the i8042 for a reset
 (port 0x64 <- 0xfe), which makes lkvm exit 0."""
 import struct, sys
 
-def build(exits):
+def build(exits, wait=False):
     setup_sects = 1
     code = bytearray()
     if exits > 0:
@@ -18,7 +18,13 @@ def build(exits):
         code += b"\xe6\x80"                           # out 0x80, al
         code += b"\xff\xc9"                           # dec ecx
         code += b"\x75" + bytes([(loop - (len(code) + 2)) & 0xff])  # jnz loop
-    code += b"\xb0\xfe\xe6\x64"                       # mov al, 0xfe; out 0x64, al
+    if wait:
+        code += b"\x66\xba\xf8\x03"                   # mov dx, 0x3f8 (COM1 THR)
+        for ch in b"tiny-ready\n":
+            code += b"\xb0" + bytes([ch]) + b"\xee"     # mov al, ch; out dx, al
+        code += b"\xfa"                               # cli
+    else:
+        code += b"\xb0\xfe\xe6\x64"                   # mov al, 0xfe; out 0x64, al
     code += b"\xf4\xeb\xfd"                           # hlt; jmp hlt
     payload = bytearray(0x200) + code                 # 64-bit entry at +0x200
     payload += bytearray((-len(payload)) % 16)
@@ -43,4 +49,4 @@ def build(exits):
 if __name__ == "__main__":
     exits = int(sys.argv[sys.argv.index("--exits") + 1]) if "--exits" in sys.argv else 0
     with open(sys.argv[1], "wb") as f:
-        f.write(build(exits))
+        f.write(build(exits, "--wait" in sys.argv))

@@ -104,3 +104,26 @@ lab_fed() {
 lab_pattern() {
     yes "lkvm-lab-pattern-$1" | head -c 1048576
 }
+
+# lab_vmm_mem PID RAM_MIB: a VMM process's memory from /proc (make bench):
+# "vmrss=KB guest=KB overhead=KB anon=KB file=KB". guest is the Rss of the
+# anonymous mapping of exactly RAM_MIB MiB (guest RAM: lkvm's GuestMemory,
+# QEMU's pc.ram), overhead = VmRSS - guest; anon and file are VmRSS's
+# RssAnon and RssFile (file: the binary's and libraries' pages, shared with
+# every other process mapping them). Fails unless exactly one such mapping.
+lab_vmm_mem() {
+    awk -v want=$(($2 * 1024)) '
+        FILENAME ~ /status$/ {
+            if ($1 == "VmRSS:") rss = $2
+            if ($1 == "RssAnon:") anon = $2
+            if ($1 == "RssFile:") file = $2
+            next
+        }
+        /^[0-9a-f]+-[0-9a-f]+ / { anonmap = (NF == 5); next }
+        $1 == "Size:" { ram = anonmap && $2 == want; next }
+        $1 == "Rss:" && ram { guest += $2; n++ }
+        END {
+            if (n != 1 || rss == "") exit 1
+            printf "vmrss=%d guest=%d overhead=%d anon=%d file=%d\n", rss, guest, rss - guest, anon, file
+        }' "/proc/$1/status" "/proc/$1/smaps"
+}
