@@ -92,6 +92,13 @@ scenario_bench_io() {
     S_EXPECT=('LAB-L2: bench blk write MiB/s=[0-9]' 'LAB-L2: bench blk read MiB/s=[0-9]' 'LAB-L2: bench 9p read MiB/s=[0-9]')
 }
 
+# For make bench: the VMM's memory with L2 at /init. L1's wrapper (made by
+# l1_before_bench_mem) reads /proc when L2 says it is ready, then tells L2 to go on.
+scenario_bench_mem() {
+    S_WRAP=/tmp/lab-bench-mem
+    S_EXPECT=('LAB-L2: bench mem ready' 'LAB-L1: bench mem vmrss=[0-9]')
+}
+
 # virtio-net over a TAP interface L1 made (lab/l1/hooks.sh): L2 pings L1.
 scenario_net() {
     S_ARGS=(--network=mode=tap,tapif=lab-tap0,guest_mac=52:54:00:12:34:56 --virtio-transport=mmio)
@@ -119,7 +126,7 @@ scenario_custom() {
 # The virtio scenarios again over virtio-pci (the pc board's default): the
 # stock kernel's virtio_pci driver finds them through the PCI root ACPI
 # describes, and uses one MSI-X vector per queue.
-for base in rng blk 9p hvc net net_user; do
+for base in rng blk 9p hvc net net_user bench_io; do
     eval "scenario_${base}_pci() {
         scenario_$base
         S_ARGS=(\"\${S_ARGS[@]/--virtio-transport=mmio/--virtio-transport=pci}\")

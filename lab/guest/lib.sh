@@ -108,15 +108,16 @@ lab_pattern() {
 # lab_vmm_mem PID RAM_MIB: a VMM process's memory from /proc (make bench):
 # "vmrss=KB guest=KB overhead=KB anon=KB file=KB". guest is the Rss of the
 # anonymous mapping of exactly RAM_MIB MiB (guest RAM: lkvm's GuestMemory,
-# QEMU's pc.ram), overhead = VmRSS - guest; anon and file are VmRSS's
-# RssAnon and RssFile (file: the binary's and libraries' pages, shared with
-# every other process mapping them). Fails unless exactly one such mapping.
+# QEMU's pc.ram), overhead = VmRSS - guest; anon is RssAnon, file is
+# RssFile + RssShmem (the binary's and libraries' pages, shared with
+# every other process mapping them; RssShmem counts too, for a binary run
+# from an initramfs). Fails unless exactly one such mapping.
 lab_vmm_mem() {
     awk -v want=$(($2 * 1024)) '
         FILENAME ~ /status$/ {
             if ($1 == "VmRSS:") rss = $2
             if ($1 == "RssAnon:") anon = $2
-            if ($1 == "RssFile:") file = $2
+            if ($1 == "RssFile:" || $1 == "RssShmem:") file += $2
             next
         }
         /^[0-9a-f]+-[0-9a-f]+ / { anonmap = (NF == 5); next }

@@ -61,6 +61,42 @@ l1_after_bench_io() {
     rm -rf /tmp/lab-bench.img /tmp/lab-bench-share
 }
 
+# bench_mem: the wrapper lab/run puts in front of the VMM (S_WRAP). The VMM
+# runs with a FIFO as stdin and its output in a file; once L2 prints that it
+# is ready (at /init), the wrapper reads the VMM's /proc (lab_vmm_mem: VmRSS
+# minus the guest RAM mapping's Rss), then types the line L2 waits for, and
+# shows the VMM's output when it has exited.
+l1_before_bench_mem() {
+    cat >/tmp/lab-bench-mem <<'WRAP'
+#!/bin/sh
+. /lib/lab.sh
+out=/tmp/lab-bench-mem.out fifo=/tmp/lab-bench-mem.in ram=256 prev=
+for a in "$@"; do [ "$prev" = -m ] && ram=$a; prev=$a; done
+rm -f "$out" "$fifo"
+mkfifo "$fifo"
+exec 3<>"$fifo"
+"$@" <&3 >"$out" 2>&1 &
+pid=$!
+i=0
+while [ $i -lt 1200 ] && kill -0 $pid 2>/dev/null && ! grep -q 'LAB-L2: bench mem ready' "$out"; do
+    sleep 0.1
+    i=$((i + 1))
+done
+mem=$(lab_vmm_mem $pid "$ram") || mem="failed (no $ram MiB guest RAM mapping in /proc/$pid/smaps)"
+echo go >&3
+wait $pid
+rc=$?
+cat "$out"
+echo "LAB-L1: bench mem $mem"
+exit $rc
+WRAP
+    chmod +x /tmp/lab-bench-mem
+}
+
+l1_after_bench_mem() {
+    rm -f /tmp/lab-bench-mem /tmp/lab-bench-mem.out /tmp/lab-bench-mem.in
+}
+
 # net: a TAP interface in L1 that L2's virtio-net card plugs into.
 l1_before_net() {
     tunctl -t lab-tap0 >/dev/null
