@@ -36,7 +36,7 @@ demo: release
 
 # Every test: unit tests, KVM smoke tests on the host's /dev/kvm (skipped with a
 # reason when absent) and the lab scenarios booting real kernels.
-test: unit-test lab-test
+test: unit-test lab-test lab-arm64-test
 
 unit-test: deps
 	$(SWIFT) build --build-tests
@@ -45,7 +45,7 @@ unit-test: deps
 lab-test: release
 	lab/test --lkvm $(LKVM_RELEASE)
 
-# The ARM64 lab suite (not part of `make test` yet): both arm64 boards.
+# The ARM64 lab suite: both arm64 boards, with the aarch64 lkvm built on this host.
 lab-arm64-test: aarch64
 	lab/arm64/test --lkvm .build-aarch64/release/lkvm
 
