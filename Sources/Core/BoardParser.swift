@@ -3,7 +3,26 @@ import TOMLKit
 /// Turns board-file text into a `Board`, checking each key as it goes; the
 /// rules that relate keys to each other live in BoardValidation.swift.
 enum BoardParser {
+    /// TOML allows no control character but tab, LF and CR (escaped in
+    /// strings, nowhere else). toml++ trips its own assertion and aborts on
+    /// some of them where it expects a key (`[` then U+000E, found by
+    /// fuzzing: docs/fuzzing.md), so they are refused before it sees the text.
+    static func refuseControlCharacters(_ text: String, fileName: String) throws(BoardError) {
+        var line = 1, column = 1
+        for scalar in text.unicodeScalars {
+            let value = scalar.value
+            if (value < 0x20 && value != 0x09 && value != 0x0A && value != 0x0D) || value == 0x7F {
+                let hex = String(value, radix: 16, uppercase: true)
+                let code = "U+" + String(repeating: "0", count: 4 - hex.count) + hex
+                throw BoardError(file: fileName, line: line, column: column,
+                                 message: "TOML syntax error: control character \(code) is not allowed")
+            }
+            if value == 0x0A { line += 1; column = 1 } else { column += 1 }
+        }
+    }
+
     static func parse(text: String, fileName: String) throws(BoardError) -> Board {
+        try refuseControlCharacters(text, fileName: fileName)
         let root: TOMLTable
         do {
             root = try TOMLTable(string: text)

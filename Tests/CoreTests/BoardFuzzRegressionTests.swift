@@ -1,0 +1,35 @@
+import XCTest
+@testable import LKVMCore
+
+/// Board texts the fuzzer (docs/fuzzing.md) found crashing lkvm; each is in
+/// Fuzz/corpus/FuzzBoard as well.
+final class BoardFuzzRegressionTests: XCTestCase {
+    /// `[` then U+000E made toml++ abort on an assertion in parse_key().
+    func testControlCharacterAfterTableBracketIsASyntaxError() {
+        for text in ["[\u{0E}", "name = \"x\"\n[\u{01}a]", "a = 1\u{7F}"] {
+            do {
+                _ = try BoardCatalog.parse(text: text, fileName: "fuzz.toml")
+                XCTFail("parsed \(text.debugDescription)")
+            } catch {
+                XCTAssertTrue(error.description.contains("TOML syntax error: control character U+00"), error.description)
+                XCTAssertTrue(error.description.hasPrefix("fuzz.toml:"), error.description)
+            }
+        }
+        let error: BoardError
+        do {
+            _ = try BoardCatalog.parse(text: "a = 1\n  [\u{0E}", fileName: "b.toml")
+            return XCTFail("parsed")
+        } catch let caught {
+            error = caught
+        }
+        XCTAssertEqual(error.line, 2)
+        XCTAssertEqual(error.column, 4)
+        XCTAssertTrue(error.description.contains("U+000E"), error.description)
+    }
+
+    /// Tabs, LF and CRLF stay legal.
+    func testTabsAndLineEndsStillParse() throws {
+        let text = validX86Board.replacingOccurrences(of: "\n", with: "\r\n").replacingOccurrences(of: "lines = 24", with: "lines =\t24")
+        XCTAssertNoThrow(try BoardCatalog.parse(text: text, fileName: "crlf.toml"))
+    }
+}
