@@ -21,8 +21,79 @@ enum BoardParser {
         }
     }
 
+    /// toml++ asserts (and aborts) when a table header's `[` or `[[` is not
+    /// followed by a key (`[!a]`, `[[\u{FFFD}x]]`, found by fuzzing), so such
+    /// headers are refused first. A small scanner finds header brackets: a `[`
+    /// first on its line, outside strings, comments and multi-line values.
+    static func refuseKeylessTableHeaders(_ text: String, fileName: String) throws(BoardError) {
+        let scalars = Array(text.unicodeScalars)
+        var index = 0, line = 1, lineStartIndex = 0
+        var depth = 0, atLineStart = true, inComment = false
+        var quote: (delimiter: Unicode.Scalar, multiLine: Bool)? = nil
+        func isTriple(_ at: Int, _ scalar: Unicode.Scalar) -> Bool {
+            at + 2 < scalars.count && scalars[at] == scalar && scalars[at + 1] == scalar && scalars[at + 2] == scalar
+        }
+        while index < scalars.count {
+            let scalar = scalars[index]
+            if scalar == "\n" {
+                line += 1; lineStartIndex = index + 1; inComment = false
+                if quote?.multiLine == false { quote = nil }
+                atLineStart = depth == 0 && quote == nil
+                index += 1; continue
+            }
+            if inComment { index += 1; continue }
+            if let open = quote {
+                if scalar == "\\" && open.delimiter == "\"" { index += 2; continue }
+                if open.multiLine ? isTriple(index, open.delimiter) : scalar == open.delimiter {
+                    quote = nil; index += open.multiLine ? 3 : 1
+                } else {
+                    index += 1
+                }
+                continue
+            }
+            switch scalar {
+            case " ", "\t", "\r": index += 1; continue
+            case "#": inComment = true
+            case "\"", "'":
+                let multiLine = isTriple(index, scalar)
+                quote = (scalar, multiLine); index += multiLine ? 3 : 1; atLineStart = false; continue
+            case "[" where atLineStart:
+                var next = index + 1
+                if next < scalars.count, scalars[next] == "[" { next += 1 }
+                while next < scalars.count, scalars[next] == " " || scalars[next] == "\t" { next += 1 }
+                let first = next < scalars.count ? scalars[next] : "\n"
+                let isKeyStart = ("0"..."9").contains(first) || ("a"..."z").contains(first)
+                    || ("A"..."Z").contains(first) || "_-\"']".unicodeScalars.contains(first)
+                guard isKeyStart else {
+                    throw BoardError(file: fileName, line: line, column: index - lineStartIndex + 1,
+                                     message: "TOML syntax error: a table header must start with a key")
+                }
+                // The rest of the header line is not a value: its brackets do not nest.
+                atLineStart = false; index = next
+                while index < scalars.count, scalars[index] != "\n", scalars[index] != "#" {
+                    if scalars[index] == "\"" || scalars[index] == "'" {
+                        let delimiter = scalars[index]; index += 1
+                        while index < scalars.count, scalars[index] != delimiter, scalars[index] != "\n" {
+                            index += scalars[index] == "\\" && delimiter == "\"" ? 2 : 1
+                        }
+                        if index < scalars.count, scalars[index] == delimiter { index += 1 }
+                    } else {
+                        index += 1
+                    }
+                }
+                continue
+            case "[", "{": depth += 1
+            case "]", "}": depth = max(0, depth - 1)
+            default: break
+            }
+            atLineStart = false
+            index += 1
+        }
+    }
+
     static func parse(text: String, fileName: String) throws(BoardError) -> Board {
         try refuseControlCharacters(text, fileName: fileName)
+        try refuseKeylessTableHeaders(text, fileName: fileName)
         let root: TOMLTable
         do {
             root = try TOMLTable(string: text)

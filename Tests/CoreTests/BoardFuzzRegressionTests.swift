@@ -27,6 +27,32 @@ final class BoardFuzzRegressionTests: XCTestCase {
         XCTAssertTrue(error.description.contains("U+000E"), error.description)
     }
 
+    /// `[` or `[[` then anything but a key made toml++ abort in parse_key()
+    /// too: `[[\u{FFFD}devices]]` came from a mutated Boards/pc.toml.
+    func testTableHeaderWithoutKeyIsASyntaxError() {
+        for text in ["[!a]", "name = \"x\"\n[[\u{FFFD}devices]]", "[[ \t{]]", "[\u{FFFD}"] {
+            do {
+                _ = try BoardCatalog.parse(text: text, fileName: "fuzz.toml")
+                XCTFail("parsed \(text.debugDescription)")
+            } catch {
+                XCTAssertTrue(error.description.contains("a table header must start with a key"), error.description)
+            }
+        }
+    }
+
+    /// Brackets first on a line inside values, strings and comments are not headers.
+    func testBracketsInsideValuesAreNotHeaders() {
+        let texts = ["a = [\n  [ [1] ],\n  [\"x\"],\n]", "d = \"\"\"\n[!x\n\"\"\"", "e = '''\n[ !\n'''",
+                     "# [!\n[\"quoted key\"]\n", "[a . \"b\"] # [!"]
+        for text in texts {
+            do {
+                _ = try BoardCatalog.parse(text: text, fileName: "fuzz.toml")
+            } catch {
+                XCTAssertFalse(error.description.contains("TOML syntax error"), "\(text.debugDescription): \(error)")
+            }
+        }
+    }
+
     /// Tabs, LF and CRLF stay legal.
     func testTabsAndLineEndsStillParse() throws {
         let text = validX86Board.replacingOccurrences(of: "\n", with: "\r\n").replacingOccurrences(of: "lines = 24", with: "lines =\t24")
