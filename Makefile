@@ -3,7 +3,7 @@ SWIFT ?= swift
 RELEASE_FLAGS = -c release --static-swift-stdlib
 LKVM_RELEASE = .build/release/lkvm
 
-.PHONY: all deps build release aarch64 demo test unit-test lab-test lab-arm64-test bench stress clean
+.PHONY: all deps build release aarch64 demo test unit-test lab-test lab-arm64-test bench stress fuzz fuzz-smoke clean
 
 all: build
 
@@ -56,6 +56,16 @@ bench: release
 # KVM, counting hangs, crashes and failures (docs/stress.md; CI runs 30 each in unit-test).
 stress: build
 	scripts/stress --lkvm .build/debug/lkvm --runs 1000
+
+# libFuzzer (with ASan and LSan) on what eats guest- and user-controlled bytes:
+# virtqueues, every virtio device, 9P, the bzImage and Image loaders, board
+# files and the device tree (Fuzz/, docs/fuzzing.md). FUZZ_SECONDS per target.
+FUZZ_SECONDS ?= 60
+fuzz: deps
+	Fuzz/run $(FUZZ_SECONDS)
+
+fuzz-smoke: deps
+	Fuzz/run 5
 
 clean:
 	rm -rf .build
