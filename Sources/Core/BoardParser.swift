@@ -28,8 +28,19 @@ enum BoardParser {
     static func refuseKeylessTableHeaders(_ text: String, fileName: String) throws(BoardError) {
         let scalars = Array(text.unicodeScalars)
         var index = 0, line = 1, lineStartIndex = 0
-        var depth = 0, atLineStart = true, inComment = false
+        var open: [Unicode.Scalar] = [], atLineStart = true, inComment = false
         var quote: (delimiter: Unicode.Scalar, multiLine: Bool)? = nil
+        // The next scalar that is not whitespace, a line end or in a comment.
+        func nextSignificant(after start: Int) -> Unicode.Scalar? {
+            var at = start + 1, comment = false
+            while at < scalars.count {
+                let next = scalars[at]
+                if next == "\n" { comment = false } else if next == "#" { comment = true }
+                else if !comment, next != " ", next != "\t", next != "\r" { return next }
+                at += 1
+            }
+            return nil
+        }
         func isTriple(_ at: Int, _ scalar: Unicode.Scalar) -> Bool {
             at + 2 < scalars.count && scalars[at] == scalar && scalars[at + 1] == scalar && scalars[at + 2] == scalar
         }
@@ -38,7 +49,7 @@ enum BoardParser {
             if scalar == "\n" {
                 line += 1; lineStartIndex = index + 1; inComment = false
                 if quote?.multiLine == false { quote = nil }
-                atLineStart = depth == 0 && quote == nil
+                atLineStart = open.isEmpty && quote == nil
                 index += 1; continue
             }
             if inComment { index += 1; continue }
@@ -82,8 +93,14 @@ enum BoardParser {
                     }
                 }
                 continue
-            case "[", "{": depth += 1
-            case "]", "}": depth = max(0, depth - 1)
+            case "[", "{", "," where scalar != "," || open.last == "[":
+                if scalar != "," { open.append(scalar) }
+                // toml++ asserts (aborts) on a `}` where an array element should start.
+                if open.last == "[", nextSignificant(after: index) == "}" {
+                    throw BoardError(file: fileName, line: line, column: index - lineStartIndex + 1,
+                                     message: "TOML syntax error: '}' inside an array")
+                }
+            case "]", "}": if !open.isEmpty { open.removeLast() }
             default: break
             }
             atLineStart = false

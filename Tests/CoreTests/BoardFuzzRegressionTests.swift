@@ -53,6 +53,22 @@ final class BoardFuzzRegressionTests: XCTestCase {
         }
     }
 
+    /// A `}` where an array element should start (`a = [}]`, `a = [1, }]`)
+    /// made toml++ abort in parse_value(): found by fuzzing the board targets.
+    func testCloseBraceInsideArrayIsASyntaxError() {
+        for text in ["a = [}]", "a = [1, }]", "a = [\n  # c\n  }\n]", "a = [ [ } ] ]"] {
+            do {
+                _ = try BoardCatalog.parse(text: text, fileName: "fuzz.toml")
+                XCTFail("parsed \(text.debugDescription)")
+            } catch {
+                XCTAssertTrue(error.description.contains("'}' inside an array"), error.description)
+            }
+        }
+        XCTAssertThrowsError(try BoardCatalog.parse(text: "a = [{ b = 1 }, { c = \"}\" }]", fileName: "f.toml")) { error in
+            XCTAssertFalse("\(error)".contains("TOML syntax error"), "\(error)")
+        }
+    }
+
     /// Tabs, LF and CRLF stay legal.
     func testTabsAndLineEndsStillParse() throws {
         let text = validX86Board.replacingOccurrences(of: "\n", with: "\r\n").replacingOccurrences(of: "lines = 24", with: "lines =\t24")
