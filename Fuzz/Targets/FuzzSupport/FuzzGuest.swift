@@ -119,9 +119,11 @@ public func fuzzDevice(_ device: any VirtioDevice, _ data: UnsafePointer<UInt8>,
     device.reset()
 }
 
-/// A directory under /tmp that lives as long as the process.
+/// A directory under $TMPDIR (Fuzz/run points it into .build-fuzz/tmp and
+/// removes it afterwards) or /tmp that lives as long as the process.
 public func fuzzTemporaryDirectory(_ name: String) -> String {
-    var template = Array("/tmp/lkvm-fuzz-\(name)-XXXXXX".utf8CString)
+    let parent = getenv("TMPDIR").map { String(cString: $0) } ?? "/tmp"
+    var template = Array("\(parent)/lkvm-fuzz-\(name)-XXXXXX".utf8CString)
     let path = template.withUnsafeMutableBufferPointer { buffer in
         String(cString: mkdtemp(buffer.baseAddress!)!)
     }
