@@ -105,21 +105,27 @@ public final class VirtioMMIOTransport: BusDevice {
             } else {
                 core.enableSelectedQueue(&state)
             }
-        case .queueDescriptorLow, .queueDescriptorHigh:
-            state.updateSelectedQueue {
-                $0.descriptorTable = settingHalf(of: $0.descriptorTable, high: register == .queueDescriptorHigh, to: value)
-            }
-        case .queueDriverLow, .queueDriverHigh:
-            state.updateSelectedQueue {
-                $0.availableRing = settingHalf(of: $0.availableRing, high: register == .queueDriverHigh, to: value)
-            }
-        case .queueDeviceLow, .queueDeviceHigh:
-            state.updateSelectedQueue {
-                $0.usedRing = settingHalf(of: $0.usedRing, high: register == .queueDeviceHigh, to: value)
-            }
+        case .queueDescriptorLow, .queueDescriptorHigh, .queueDriverLow, .queueDriverHigh, .queueDeviceLow,
+             .queueDeviceHigh:
+            if let half = register.queueAddressHalf { state.setSelectedQueueAddress(half, to: value) }
         case .interruptAcknowledge: interrupt.acknowledge(value)
         case .status: core.writeStatus(value, &state)
         default: break  // read-only registers, shared memory select with no regions, QueueNotify (in write)
+        }
+    }
+}
+
+extension VirtioMMIORegister {
+    /// The queue address half this register holds, if it is one of them.
+    var queueAddressHalf: VirtioQueueAddressHalf? {
+        switch self {
+        case .queueDescriptorLow, .queueDescriptorHigh:
+            VirtioQueueAddressHalf(address: \.descriptorTable, high: self == .queueDescriptorHigh)
+        case .queueDriverLow, .queueDriverHigh:
+            VirtioQueueAddressHalf(address: \.availableRing, high: self == .queueDriverHigh)
+        case .queueDeviceLow, .queueDeviceHigh:
+            VirtioQueueAddressHalf(address: \.usedRing, high: self == .queueDeviceHigh)
+        default: nil
         }
     }
 }

@@ -45,6 +45,12 @@ struct VirtioTransportState {
         change(&queues[index])
     }
 
+    /// One 32-bit half of a queue address of the selected queue, as both
+    /// transports' drivers write them (ignored once the device runs).
+    mutating func setSelectedQueueAddress(_ half: VirtioQueueAddressHalf, to word: UInt32) {
+        updateSelectedQueue { $0[keyPath: half.address] = settingHalf(of: $0[keyPath: half.address], high: half.high, to: word) }
+    }
+
     /// Driver features are frozen once FEATURES_OK is set.
     mutating func writeDriverFeatures(_ word: UInt32) {
         guard status & VirtioStatus.featuresOK == 0 else { return }
@@ -59,6 +65,17 @@ struct VirtioTransportState {
     func featuresAcceptable(offered: UInt64) -> Bool {
         !driverWroteHighFeatureWord && driverFeatures & ~offered == 0
             && driverFeatures & VirtioFeature.version1 != 0
+    }
+}
+
+/// Which 32 bits of which queue address a transport register holds.
+struct VirtioQueueAddressHalf {
+    let address: WritableKeyPath<VirtioQueueRegisters, UInt64>
+    let high: Bool
+
+    /// The half's value in `registers`.
+    func read(_ registers: VirtioQueueRegisters) -> UInt32 {
+        UInt32(truncatingIfNeeded: registers[keyPath: address] >> (high ? 32 : 0))
     }
 }
 

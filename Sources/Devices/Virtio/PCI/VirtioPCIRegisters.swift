@@ -84,12 +84,9 @@ final class VirtioPCIRegisters: Sendable {
         case .queueMSIXVector: UInt32(queue.map { interrupt.queueVector($0) } ?? virtioNoVector)
         case .queueEnable: registers?.ready == true ? 1 : 0
         case .queueNotifyOffset: UInt32(queue ?? 0)
-        case .queueDescriptorLow: UInt32(truncatingIfNeeded: registers?.descriptorTable ?? 0)
-        case .queueDescriptorHigh: UInt32(truncatingIfNeeded: (registers?.descriptorTable ?? 0) >> 32)
-        case .queueDriverLow: UInt32(truncatingIfNeeded: registers?.availableRing ?? 0)
-        case .queueDriverHigh: UInt32(truncatingIfNeeded: (registers?.availableRing ?? 0) >> 32)
-        case .queueDeviceLow: UInt32(truncatingIfNeeded: registers?.usedRing ?? 0)
-        case .queueDeviceHigh: UInt32(truncatingIfNeeded: (registers?.usedRing ?? 0) >> 32)
+        case .queueDescriptorLow, .queueDescriptorHigh, .queueDriverLow, .queueDriverHigh, .queueDeviceLow,
+             .queueDeviceHigh:
+            registers.flatMap { field.queueAddressHalf?.read($0) } ?? 0
         case .queueNotifyData, .queueReset: 0
         }
         return UInt64(value)
@@ -108,18 +105,9 @@ final class VirtioPCIRegisters: Sendable {
             if let queue = state.selectedQueue { interrupt.setQueueVector(queue, UInt16(truncatingIfNeeded: value)) }
         // Writing 0 is forbidden to the driver (4.1.4.3.2): only 1 counts.
         case .queueEnable: if value & 1 == 1 { core.enableSelectedQueue(&state) }
-        case .queueDescriptorLow, .queueDescriptorHigh:
-            state.updateSelectedQueue {
-                $0.descriptorTable = settingHalf(of: $0.descriptorTable, high: field == .queueDescriptorHigh, to: value)
-            }
-        case .queueDriverLow, .queueDriverHigh:
-            state.updateSelectedQueue {
-                $0.availableRing = settingHalf(of: $0.availableRing, high: field == .queueDriverHigh, to: value)
-            }
-        case .queueDeviceLow, .queueDeviceHigh:
-            state.updateSelectedQueue {
-                $0.usedRing = settingHalf(of: $0.usedRing, high: field == .queueDeviceHigh, to: value)
-            }
+        case .queueDescriptorLow, .queueDescriptorHigh, .queueDriverLow, .queueDriverHigh, .queueDeviceLow,
+             .queueDeviceHigh:
+            if let half = field.queueAddressHalf { state.setSelectedQueueAddress(half, to: value) }
         case .deviceFeature, .numQueues, .configGeneration, .queueNotifyOffset, .queueNotifyData, .queueReset:
             break  // read-only
         }
@@ -129,5 +117,18 @@ final class VirtioPCIRegisters: Sendable {
 extension VirtioPCICommonConfig {
     var isQueueAddressLow: Bool {
         self == .queueDescriptorLow || self == .queueDriverLow || self == .queueDeviceLow
+    }
+
+    /// The queue address half this field holds, if it is one of them.
+    var queueAddressHalf: VirtioQueueAddressHalf? {
+        switch self {
+        case .queueDescriptorLow, .queueDescriptorHigh:
+            VirtioQueueAddressHalf(address: \.descriptorTable, high: self == .queueDescriptorHigh)
+        case .queueDriverLow, .queueDriverHigh:
+            VirtioQueueAddressHalf(address: \.availableRing, high: self == .queueDriverHigh)
+        case .queueDeviceLow, .queueDeviceHigh:
+            VirtioQueueAddressHalf(address: \.usedRing, high: self == .queueDeviceHigh)
+        default: nil
+        }
     }
 }
