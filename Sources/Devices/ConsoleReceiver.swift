@@ -9,3 +9,12 @@ public protocol ConsoleReceiver: AnyObject, Sendable {
 extension Serial8250: ConsoleReceiver {}
 extension PL011: ConsoleReceiver {}
 extension VirtioConsole: ConsoleReceiver {}
+
+/// A UART that can put a break condition on its receive line: how a serial
+/// console asks Linux for a magic SysRq (break, then the command key).
+public protocol BreakReceiver: ConsoleReceiver {
+    func receiveBreak(followedBy bytes: [UInt8]) -> Bool
+}
+
+extension Serial8250: BreakReceiver {}
+extension PL011: BreakReceiver {}

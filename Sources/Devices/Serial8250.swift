@@ -67,6 +67,20 @@ public final class Serial8250: BusDevice {
         }
     }
 
+    /// A break condition on the line, then `bytes`: the break arrives as a NUL
+    /// character flagged with LSR.BI, which Linux takes as the start of a
+    /// magic SysRq sequence on its console port. False when the backlog has
+    /// no room or a break is still waiting to be read.
+    public func receiveBreak(followedBy bytes: [UInt8]) -> Bool {
+        state.withLock { uart in
+            guard uart.breakIndex == nil, uart.receiveQueue.room >= bytes.count + 1 else { return false }
+            uart.breakIndex = uart.receiveQueue.count
+            _ = uart.receive([0] + bytes)
+            updateLine(&uart)
+            return true
+        }
+    }
+
     /// Free room in the receive backlog, so an input thread can wait rather than drop.
     public var receiveRoom: Int { state.withLock { $0.receiveQueue.room } }
 
@@ -122,6 +136,7 @@ enum UARTBits {
     // LSR
     static let dataReady: UInt8 = 0x01
     static let overrunError: UInt8 = 0x02
+    static let breakInterrupt: UInt8 = 0x10
     static let transmitterHoldingEmpty: UInt8 = 0x20
     static let transmitterEmpty: UInt8 = 0x40
     // MSR inputs: CTS, DSR, RI, DCD; deltas live in the low nibble.
@@ -141,6 +156,9 @@ struct UARTState {
     var scratch: UInt8 = 0
     var divisorLatch: UInt16 = 12  // 9600 baud from 1.8432 MHz; only stored
     var overrun = false
+    /// Where in the receive queue a break's NUL character waits, if one does:
+    /// LSR.BI is set while that character is the next one to read.
+    var breakIndex: Int?
     var transmitterEmptyPending = false
     var modemStatusDeltas: UInt8 = 0
     var droppedBytes = 0
@@ -163,7 +181,7 @@ struct UARTState {
     /// The IIR identification of the highest-priority enabled condition.
     var pendingInterrupt: UInt8? {
         let enabled = interruptEnable
-        if enabled & UARTBits.lineStatusInterrupt != 0, overrun { return UARTBits.identLineStatus }
+        if enabled & UARTBits.lineStatusInterrupt != 0, overrun || breakIndex == 0 { return UARTBits.identLineStatus }
         if enabled & UARTBits.receivedDataInterrupt != 0, !receiveQueue.isEmpty { return UARTBits.identReceivedData }
         if enabled & UARTBits.transmitterEmptyInterrupt != 0, transmitterEmptyPending {
             return UARTBits.identTransmitterEmpty
@@ -176,7 +194,10 @@ struct UARTState {
         switch register {
         case .data:
             if divisorLatchSelected { return UInt8(truncatingIfNeeded: divisorLatch) }
-            if let byte = receiveQueue.popFirst() { lastReceived = byte }
+            if let byte = receiveQueue.popFirst() {
+                lastReceived = byte
+                breakIndex = breakIndex.flatMap { $0 == 0 ? nil : $0 - 1 }
+            }
             return lastReceived  // an empty receiver repeats the last byte
         case .interruptEnable:
             return divisorLatchSelected ? UInt8(truncatingIfNeeded: divisorLatch >> 8) : interruptEnable
@@ -190,6 +211,7 @@ struct UARTState {
             var status = UARTBits.transmitterHoldingEmpty | UARTBits.transmitterEmpty
             if !receiveQueue.isEmpty { status |= UARTBits.dataReady }
             if overrun { status |= UARTBits.overrunError }
+            if breakIndex == 0 { status |= UARTBits.breakInterrupt }
             overrun = false  // reading LSR clears the error bits
             return status
         case .modemStatus:
@@ -260,6 +282,7 @@ struct UARTState {
         // Changing FIFO enable empties the FIFOs; the other bits need enable set.
         if enable != fifosEnabled || (enable && value & UARTBits.clearReceiveFIFO != 0) {
             receiveQueue.removeAll()
+            breakIndex = nil
         }
         fifoControl = enable ? value & UARTBits.fifoSettings : 0
     }

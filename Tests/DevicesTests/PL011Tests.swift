@@ -166,4 +166,20 @@ final class PL011Tests: XCTestCase {
         write(Reg.dr + 1, 0x41, size: 1)  // not a register start: ignored
         XCTAssertTrue(output.written.isEmpty)
     }
+
+    /// A break reads as a NUL with DR.BE (bit 10), then the SysRq key; RIS.BEIS
+    /// is raised and cleared through ICR.
+    func testBreakReadsAsNulWithBreakErrorThenTheKey() {
+        write(Reg.imsc, Bit.rx | Bit.rt | 0x200)
+        XCTAssertTrue(uart.receiveBreak(followedBy: [UInt8(ascii: "t")]))
+        XCTAssertTrue(line.isAsserted)
+        XCTAssertEqual(read(Reg.ris) & 0x200, 0x200)
+        XCTAssertEqual(read(Reg.dr), 0x400)
+        XCTAssertEqual(read(Reg.dr), UInt64(UInt8(ascii: "t")))
+        XCTAssertEqual(read(Reg.fr) & Bit.rxfe, Bit.rxfe)
+        write(Reg.icr, 0x200)
+        XCTAssertEqual(read(Reg.ris) & 0x200, 0)
+        XCTAssertFalse(line.isAsserted)
+        XCTAssertFalse(uart.receiveBreak(followedBy: Array(repeating: 0x61, count: 64)), "no room for break + 64 bytes")
+    }
 }

@@ -233,6 +233,33 @@ final class Serial8250Tests: XCTestCase {
         XCTAssertEqual(uart.read(offset: Reg.scr, size: 2), 0, "wider reads return the register byte")
         XCTAssertEqual(uart.receive([]), 0)
     }
+    /// Magic SysRq over a serial console: Linux's 8250 driver sees LSR.BI with
+    /// a NUL character, then reads the command key as the next character.
+    func testBreakArrivesAsFlaggedNulBeforeTheKey() {
+        write(Reg.ier, 0x05)  // RDI | RLSI, as Linux enables them
+        XCTAssertTrue(uart.receive([0x41]) == 1)
+        XCTAssertTrue(uart.receiveBreak(followedBy: [UInt8(ascii: "l")]))
+        XCTAssertTrue(line.isAsserted)
+        XCTAssertEqual(read(Reg.lsr) & 0x11, 0x01, "the byte ahead of the break is plain data")
+        XCTAssertEqual(read(Reg.data), 0x41)
+        XCTAssertEqual(read(Reg.iir) & 0x0F, 0x06, "a break at the head raises the line-status interrupt")
+        XCTAssertEqual(read(Reg.lsr) & 0x11, 0x11)
+        XCTAssertEqual(read(Reg.data), 0)
+        XCTAssertEqual(read(Reg.lsr) & 0x11, 0x01, "BI goes with its character")
+        XCTAssertEqual(read(Reg.data), UInt8(ascii: "l"))
+        XCTAssertEqual(read(Reg.lsr) & 0x11, 0)
+        XCTAssertTrue(uart.receiveBreak(followedBy: []), "a new break once the last one was read")
+    }
+
+    func testBreakRefusedWithoutRoomAndWhileOneIsUnread() {
+        XCTAssertTrue(uart.receiveBreak(followedBy: [1, 2]))
+        XCTAssertFalse(uart.receiveBreak(followedBy: [3]), "one break at a time")
+        XCTAssertEqual(uart.receive([4, 5, 6, 7, 8, 9]), 5, "capacity 8: 3 queued")
+        write(Reg.fcr, 0x01)
+        write(Reg.fcr, 0x03)  // clearing the FIFO drops the break too
+        XCTAssertEqual(read(Reg.lsr) & 0x11, 0)
+        XCTAssertFalse(uart.receiveBreak(followedBy: Array(repeating: 0x61, count: 8)), "break + 8 bytes > capacity 8")
+    }
 }
 
 final class Serial8250ConcurrencyTests: XCTestCase {
@@ -261,4 +288,5 @@ final class Serial8250ConcurrencyTests: XCTestCase {
         XCTAssertEqual(received, 500)
         XCTAssertFalse(line.isAsserted)
     }
+
 }

@@ -68,6 +68,16 @@ public final class PL011: BusDevice {
         }
     }
 
+    /// A break condition, then `bytes` (Linux's magic SysRq on its console
+    /// port); false when there is no room or a break is still unread.
+    public func receiveBreak(followedBy bytes: [UInt8]) -> Bool {
+        state.withLock { uart in
+            let queued = uart.receiveBreak(followedBy: bytes)
+            updateLine(&uart)
+            return queued
+        }
+    }
+
     /// Host input bytes dropped because the backlog was full.
     public var droppedInputBytes: Int { state.withLock { $0.droppedBytes } }
 

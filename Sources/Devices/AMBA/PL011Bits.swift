@@ -13,9 +13,11 @@ enum PL011Bits {
     static let receiveInterrupt: UInt32 = 0x010      // RXIM
     static let transmitInterrupt: UInt32 = 0x020     // TXIM
     static let receiveTimeoutInterrupt: UInt32 = 0x040 // RTIM
+    static let breakInterrupt: UInt32 = 0x200        // BEIM
     static let overrunInterrupt: UInt32 = 0x400      // OEIM
     static let allInterrupts: UInt32 = 0x7FF
     // UARTDR / UARTRSR error bits
+    static let dataBreak: UInt32 = 0x400
     static let dataOverrun: UInt32 = 0x800
     static let statusOverrun: UInt32 = 0x008
     // UARTLCR_H

@@ -17,6 +17,9 @@ struct PL011State {
     var droppedBytes = 0
     var overrun = false            // RSR.OE, until cleared through ECR
     var overrunPendingInData = false // the next DR read carries OE
+    /// Where in the receive queue a break's NUL character waits, if one does:
+    /// its DR read carries BE.
+    var breakIndex: Int?
     var rawInterrupts: UInt32 = PL011Bits.transmitInterrupt
     var interruptMask: UInt32 = 0
     var integerBaudRate: UInt32 = 0
@@ -68,6 +71,8 @@ struct PL011State {
         case .data:
             guard let byte = receiveQueue.popFirst() else { return 0 }
             var value = UInt32(byte)
+            if breakIndex == 0 { value |= PL011Bits.dataBreak }
+            breakIndex = breakIndex.flatMap { $0 == 0 ? nil : $0 - 1 }
             if overrunPendingInData {
                 value |= PL011Bits.dataOverrun
                 overrunPendingInData = false
@@ -124,5 +129,14 @@ struct PL011State {
             rawInterrupts |= PL011Bits.overrunInterrupt
         }
         return accepted
+    }
+
+    /// A break on the line (a NUL read with DR.BE, and RIS.BEIS), then `bytes`.
+    mutating func receiveBreak(followedBy bytes: [UInt8]) -> Bool {
+        guard breakIndex == nil, receiveQueue.room >= bytes.count + 1 else { return false }
+        breakIndex = receiveQueue.count
+        _ = receive([0] + bytes)
+        rawInterrupts |= PL011Bits.breakInterrupt
+        return true
     }
 }
