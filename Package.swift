@@ -20,9 +20,12 @@ let package = Package(
         .systemLibrary(name: "CSlirp", path: "Sources/CSlirp", providers: [.apt(["libslirp-dev"])]),
         // libfdt for the arm64 device tree: Debian's libfdt-dev (`make deps` installs it).
         .systemLibrary(name: "CFDT", path: "Sources/CFDT", providers: [.apt(["libfdt-dev"])]),
+        // libelf for kernel symbols (`lkvm debug` on a vmlinux): Debian's libelf-dev.
+        .systemLibrary(name: "CElf", path: "Sources/CElf", providers: [.apt(["libelf-dev"])]),
         .target(
             name: "LKVMCore",
             dependencies: [
+                "CElf",
                 .product(name: "SystemPackage", package: "swift-system"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "TOMLKit", package: "TOMLKit"),

@@ -25,9 +25,11 @@ let package = Package(
         .target(name: "CKVM", path: "Sources/CKVM"),
         .systemLibrary(name: "CSlirp", path: "Sources/CSlirp"),
         .systemLibrary(name: "CFDT", path: "Sources/CFDT"),
+        .systemLibrary(name: "CElf", path: "Sources/CElf"),
         .target(
             name: "LKVMCore",
             dependencies: [
+                "CElf",
                 .product(name: "SystemPackage", package: "swift-system"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "TOMLKit", package: "TOMLKit"),

@@ -71,6 +71,9 @@ struct RunCommand: ParsableCommand {
             help: "Trace virtqueue traffic of these virtio devices on stderr: all, or names such as blk,rng.")
     var traceVirtio: String?
 
+    @Option(name: .long, help: ArgumentHelp("Kernel symbols for `lkvm debug`: a vmlinux (ELF) or System.map (default: looked for next to the kernel, in its build tree, or /boot/System.map-VERSION).", valueName: "file"))
+    var symbols: String?
+
     @Flag(name: .long, help: "Log debug messages (unclaimed I/O, setup steps) to stderr.")
     var debug = false
 
@@ -144,12 +147,23 @@ struct RunCommand: ParsableCommand {
                 throw LKVMError("--trace-virtio \(traceVirtio): \(error)", exitStatus: 64)
             }
         }
+        let symbolsPath: String?
+        if let symbols {
+            // Checked now, loaded when `lkvm debug` first asks: a bad file is
+            // a typo the user wants to hear about before the guest boots.
+            guard access(symbols, R_OK) == 0 else {
+                throw LKVMError("--symbols \(symbols): \(String(cString: strerror(errno)))", exitStatus: 64)
+            }
+            symbolsPath = symbols
+        } else {
+            symbolsPath = KernelSymbolFiles.locate(kernelPath: kernel)
+        }
         let kernelBytes = try readInput(kernel, what: "kernel")
         let initrdBytes = try initrd.map { path throws(LKVMError) in try readInput(path, what: "initrd") }
         return LaunchOptions(board: resolved, memMiB: memMiB, cpus: cpuCount, kernel: kernelBytes,
                              kernelPath: kernel, initrd: initrdBytes, params: params ?? "", name: vmName,
                              virtio: virtioDevices, virtioTransport: transport, console: guestConsole,
-                             traceVirtio: traceSelection, dumpDTB: dumpDTB)
+                             traceVirtio: traceSelection, dumpDTB: dumpDTB, symbolsPath: symbolsPath)
     }
 }
 
@@ -168,6 +182,8 @@ struct LaunchOptions {
     let traceVirtio: VirtioTraceSelection?
     /// arm64: write the device tree here and exit instead of booting.
     var dumpDTB: String? = nil
+    /// Kernel symbols for `lkvm debug` (--symbols, or found next to the kernel).
+    var symbolsPath: String? = nil
 }
 
 /// The host's physical RAM in MiB, or nil when sysconf cannot say.

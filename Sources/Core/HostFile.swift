@@ -57,4 +57,23 @@ public enum HostFile {
         if filled == limit, Glibc.read(fd, &extra, 1) > 0 { throw .tooLarge(limit: limit) }
         return Array(bytes[..<filled])
     }
+
+    /// The first `count` bytes of a file (fewer when it is shorter).
+    public static func readPrefix(_ path: String, count: Int) throws(HostFileError) -> [UInt8] {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw .cannotOpen(Errno(rawValue: errno)) }
+        defer { close(fd) }
+        var bytes = [UInt8](repeating: 0, count: count)
+        var filled = 0
+        while filled < count {
+            let got = bytes.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress! + filled, count - filled) }
+            if got < 0 {
+                if errno == EINTR { continue }
+                throw .cannotRead(Errno(rawValue: errno))
+            }
+            if got == 0 { break }
+            filled += got
+        }
+        return Array(bytes[..<filled])
+    }
 }

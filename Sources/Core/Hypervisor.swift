@@ -86,4 +86,9 @@ public protocol VirtualCPU: AnyObject, Sendable {
     func clearExitRequest()
     /// Human-readable register dump for error reports.
     func registerDump() -> String
+    /// Instruction pointer and KASLR anchor for `lkvm debug`; nil when the
+    /// backend cannot say. Only while the vCPU is not running.
+    func debugState() -> VCPUDebugState?
+    /// Delivers a non-maskable interrupt to the vCPU (x86; others throw).
+    func injectNMI() throws(HypervisorError)
 }

@@ -38,7 +38,7 @@ public final class KVMMachine: VirtualMachine {
         }
         let raw = try fd.call("KVM_CREATE_VCPU", ckvm_CREATE_VCPU(), value: UInt(id))
         return try KVMVCPU(id: id, fd: KVMFileDescriptor(raw), mapSize: system.vcpuMapSize,
-                           registerDump: system.hooks.registerDump)
+                           hooks: system.hooks)
     }
 
     public func setInterruptLevel(line: Int, asserted: Bool) throws(HypervisorError) {

@@ -9,10 +9,20 @@ public struct KVMArchHooks: Sendable {
     public var machineType: UInt
     /// Formats a vCPU's registers for error reports.
     public var registerDump: @Sendable (KVMVCPU) -> String
+    /// Instruction pointer and KASLR anchor register for `lkvm debug`.
+    public var debugState: @Sendable (KVMVCPU) -> VCPUDebugState?
+    /// Delivers an NMI, where the architecture has one.
+    public var injectNMI: @Sendable (KVMVCPU) throws(HypervisorError) -> Void
 
-    public init(machineType: UInt, registerDump: @escaping @Sendable (KVMVCPU) -> String) {
+    public init(machineType: UInt, registerDump: @escaping @Sendable (KVMVCPU) -> String,
+                debugState: @escaping @Sendable (KVMVCPU) -> VCPUDebugState? = { _ in nil },
+                injectNMI: @escaping @Sendable (KVMVCPU) throws(HypervisorError) -> Void = { _ throws(HypervisorError) in
+                    throw .unsupported("injecting an NMI on this architecture")
+                }) {
         self.machineType = machineType
         self.registerDump = registerDump
+        self.debugState = debugState
+        self.injectNMI = injectNMI
     }
 }
 

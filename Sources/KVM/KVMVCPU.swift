@@ -12,12 +12,12 @@ public final class KVMVCPU: VirtualCPU, @unchecked Sendable {
     public let fd: KVMFileDescriptor
     private let run: UnsafeMutablePointer<kvm_run>
     private let mapSize: Int
-    private let dump: @Sendable (KVMVCPU) -> String
+    private let hooks: KVMArchHooks
     /// The thread inside `run(buses:)`, to signal it out of KVM_RUN.
     private let runningThread = Mutex<pthread_t?>(nil)
 
     init(id: Int, fd: KVMFileDescriptor, mapSize: Int,
-         registerDump: @escaping @Sendable (KVMVCPU) -> String) throws(HypervisorError) {
+         hooks: KVMArchHooks) throws(HypervisorError) {
         // SAFETY: KVM maps the vCPU's kvm_run structure at offset 0 of its fd;
         // mapSize comes from KVM_GET_VCPU_MMAP_SIZE; unmapped only in deinit.
         let pointer = mmap(nil, mapSize, PROT_READ | PROT_WRITE, MAP_SHARED, fd.raw, 0)
@@ -30,7 +30,7 @@ public final class KVMVCPU: VirtualCPU, @unchecked Sendable {
         self.fd = fd
         self.mapSize = mapSize
         self.run = pointer.assumingMemoryBound(to: kvm_run.self)
-        self.dump = registerDump
+        self.hooks = hooks
         KickSignal.install()
     }
 
@@ -39,7 +39,11 @@ public final class KVMVCPU: VirtualCPU, @unchecked Sendable {
         fd.close()
     }
 
-    public func registerDump() -> String { dump(self) }
+    public func registerDump() -> String { hooks.registerDump(self) }
+
+    public func debugState() -> VCPUDebugState? { hooks.debugState(self) }
+
+    public func injectNMI() throws(HypervisorError) { try hooks.injectNMI(self) }
 
     public func requestExit() {
         // Order matters: set immediate_exit first so a vCPU that is about to

@@ -96,5 +96,12 @@ public final class FakeVCPU: VirtualCPU {
     public func requestExit() { state.withLock { $0.exitRequested = true } }
     public func clearExitRequest() { state.withLock { $0.exitRequested = false } }
     public func registerDump() -> String { "fake vCPU \(id) registers" }
+
+    /// What `debugState()` answers; nil by default, like a backend that cannot say.
+    public let fakeDebugState = Mutex<VCPUDebugState?>(nil)
+    /// NMIs delivered through `injectNMI()`.
+    public let deliveredNMIs = Mutex(0)
+    public func debugState() -> VCPUDebugState? { fakeDebugState.withLock { $0 } }
+    public func injectNMI() throws(HypervisorError) { deliveredNMIs.withLock { $0 += 1 } }
 }
 

@@ -70,6 +70,11 @@ final class BadInputTests: XCTestCase {
         try expectError(["run", "-k", "/nonexistent/bzImage"], contains: ["/nonexistent/bzImage", "No such file"])
     }
 
+    func testUnreadableSymbolsFile() throws {
+        try expectError(["run", "-k", "/bin/true", "--symbols", "/nonexistent/System.map"],
+                        contains: ["--symbols", "/nonexistent/System.map", "No such file"])
+    }
+
     func testKernelThatIsADirectory() throws {
         try expectError(["run", "-k", scratch.path], contains: ["Is a directory"])
         try expectError(["run", "-k", "/dev/null"], contains: ["not a regular file"])

@@ -14,6 +14,8 @@ public enum ARM64CoreRegister: Hashable, Sendable {
     /// ESR_EL1 and FAR_EL1: why and where the guest last took an exception.
     case esrEL1
     case farEL1
+    /// The exception vector base: Linux's `vectors`, a KASLR anchor for `lkvm debug`.
+    case vbarEL1
 
     /// The KVM_GET/SET_ONE_REG id.
     public var id: UInt64 {
@@ -28,6 +30,7 @@ public enum ARM64CoreRegister: Hashable, Sendable {
         case .elrEL1: return ckvm_arm64_reg_elr_el1()
         case .esrEL1: return ckvm_arm64_sysreg(3, 0, 5, 2, 0)
         case .farEL1: return ckvm_arm64_sysreg(3, 0, 6, 0, 0)
+        case .vbarEL1: return ckvm_arm64_sysreg(3, 0, 12, 0, 0)
         }
     }
 
@@ -41,6 +44,7 @@ public enum ARM64CoreRegister: Hashable, Sendable {
         case .elrEL1: "elr_el1"
         case .esrEL1: "esr_el1"
         case .farEL1: "far_el1"
+        case .vbarEL1: "vbar_el1"
         }
     }
 

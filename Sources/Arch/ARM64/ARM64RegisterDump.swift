@@ -17,9 +17,17 @@ enum ARM64RegisterDump {
         }
         return "vCPU \(vcpu.id): " + lines.joined(separator: "\n  ")
     }
+
+    /// PC, and VBAR_EL1 (Linux's `vectors`) as the KASLR anchor.
+    @Sendable static func debugState(_ vcpu: KVMVCPU) -> VCPUDebugState? {
+        guard let pc = try? vcpu.oneRegister(ARM64CoreRegister.pc.id) else { return nil }
+        let vbar = (try? vcpu.oneRegister(ARM64CoreRegister.vbarEL1.id)) ?? 0
+        return VCPUDebugState(instructionPointer: pc, anchorSymbol: "vectors", anchorValue: vbar)
+    }
 }
 
 extension KVMArchHooks {
     /// arm64: the VM is created by `ARM64Machine` with the IPA size the board needs.
-    public static let arm64 = KVMArchHooks(machineType: 0, registerDump: ARM64RegisterDump.format)
+    public static let arm64 = KVMArchHooks(machineType: 0, registerDump: ARM64RegisterDump.format,
+                                           debugState: ARM64RegisterDump.debugState)
 }

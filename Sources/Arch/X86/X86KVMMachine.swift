@@ -4,7 +4,10 @@ import LKVMCore
 import LKVMKVM
 
 extension KVMArchHooks {
-    public static let x86 = KVMArchHooks(machineType: 0, registerDump: X86RegisterDump.format)
+    public static let x86 = KVMArchHooks(machineType: 0, registerDump: X86RegisterDump.format,
+                                         debugState: X86DebugState.read, injectNMI: { vcpu throws(HypervisorError) in
+                                             _ = try vcpu.fd.call("KVM_NMI", ckvm_NMI(), value: 0)
+                                         })
 }
 
 extension KVMMachine {

@@ -43,6 +43,8 @@ static inline unsigned long ckvm_CREATE_PIT2(void) { return KVM_CREATE_PIT2; }
 static inline unsigned long ckvm_GET_SUPPORTED_CPUID(void) { return KVM_GET_SUPPORTED_CPUID; }
 static inline unsigned long ckvm_SET_CPUID2(void) { return KVM_SET_CPUID2; }
 static inline unsigned long ckvm_SET_MSRS(void) { return KVM_SET_MSRS; }
+static inline unsigned long ckvm_GET_MSRS(void) { return KVM_GET_MSRS; }
+static inline unsigned long ckvm_NMI(void) { return KVM_NMI; }
 static inline unsigned long ckvm_GET_LAPIC(void) { return KVM_GET_LAPIC; }
 static inline unsigned long ckvm_SET_LAPIC(void) { return KVM_SET_LAPIC; }
 #endif
