@@ -25,6 +25,17 @@ final class PCMachineSmokeTests: XCTestCase {
         return try PCMachine(image: PCGuestImage(config: config), kvm: kvm, output: console)
     }
 
+    /// What `lkvm debug` reads: RIP at the kernel's 64-bit entry before the
+    /// first run, LSTAR still 0 (no KASLR anchor yet), and an NMI accepted.
+    func testDebugStateAndNMIOnARealVCPU() throws {
+        let machine = try makeMachine(code: Asm64.resetThroughI8042 + Asm64.hltLoop)
+        let state = try XCTUnwrap(machine.vcpus[0].debugState())
+        XCTAssertEqual(state.instructionPointer, 0x100_0000 + 0x200, "startup_64 of a kernel loaded at its 16 MiB pref_address")
+        XCTAssertEqual(state.anchorSymbol, "entry_SYSCALL_64")
+        XCTAssertEqual(state.anchorValue, 0)
+        XCTAssertNoThrow(try machine.vcpus[0].injectNMI())
+    }
+
     func testGuestResetThroughTheI8042EndsTheRunCleanly() throws {
         let machine = try makeMachine(code: Asm64.resetThroughI8042 + Asm64.hltLoop, cpus: 2)
         XCTAssertEqual(machine.run(), .reset)
