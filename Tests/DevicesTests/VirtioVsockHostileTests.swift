@@ -67,6 +67,27 @@ final class VirtioVsockHostileTests: XCTestCase {
         XCTAssertEqual(resets, VsockLimits().maxQueuedResets)
     }
 
+    /// Streams opened and overrun again and again, no rx buffer ever posted:
+    /// what waits for the guest stays bounded.
+    func testStreamsChurnedWithoutReceiveBuffersLeaveABoundedOutbox() throws {
+        var limits = VsockLimits()
+        limits.bufferAllocation = 4
+        let guest = try FakeVsockGuest(limits: limits)
+        guest.bringUp(receiveBuffers: 0)
+        let (listener, _) = try VsockHostSockets.listen(path: guest.socketPath + "_5000")
+        defer { close(listener) }
+        for round in 0..<300 {
+            let port = UInt32(40000 + round)
+            guest.send(FakeVsockGuest.header(.request, guestPort: port, hostPort: 5000))
+            if let server = VsockHostSockets.accept(listener) { close(server) }
+            guest.send(FakeVsockGuest.header(.rw, guestPort: port, hostPort: 5000, length: 5), payload: [1, 2, 3, 4, 5])
+        }
+        XCTAssertEqual(guest.device.connectionCount, 0)
+        XCTAssertEqual(guest.device.counters.creditOverruns, 300)
+        XCTAssertLessThanOrEqual(guest.device.outboxCount, limits.maxQueuedResets + limits.maxConnections)
+        XCTAssertGreaterThan(guest.device.counters.droppedResets, 0)
+    }
+
     func testStreamsBeyondTheLimitAreRefused() throws {
         var limits = VsockLimits()
         limits.maxConnections = 2

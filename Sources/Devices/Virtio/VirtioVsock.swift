@@ -136,6 +136,8 @@ public final class VirtioVsock: VirtioDevice {
     public var counters: VsockCounters { engine.withLock { $0.counters } }
     /// Open streams (established or waiting for the guest's answer).
     public var connectionCount: Int { engine.withLock { $0.connections.count } }
+    /// Packets waiting for guest receive buffers.
+    var outboxCount: Int { engine.withLock { $0.outbox.count } }
     /// Guest bytes held for host sockets, over all streams.
     public var bufferedToHost: Int { engine.withLock { $0.connections.values.reduce(0) { $0 + $1.toHost.count } } }
 

@@ -10,7 +10,8 @@ public struct VsockLimits: Sendable {
     public var bufferAllocation: UInt32 = 128 * 1024
     /// The most bytes read from a host socket at a time (still within the guest's credit).
     public var readChunk = 16 * 1024
-    /// RSTs for packets with no stream waiting at once; more are dropped.
+    /// RSTs answering packets with no stream, waiting at once; more are
+    /// dropped. RSTs of streams lkvm ends may add `maxConnections` more.
     public var maxQueuedResets = 64
 
     public init() {}
@@ -40,9 +41,8 @@ enum VsockOutboxEntry {
     case control(VsockConnectionKey, serial: UInt64, op: VsockOp, flags: UInt32)
     /// The stream's `toGuest` bytes.
     case data(VsockConnectionKey, serial: UInt64)
-    /// An RST for a stream that is gone or never was; `counted` ones are
-    /// answers to guest packets and bounded by `maxQueuedResets`.
-    case reset(VsockHeader, counted: Bool)
+    /// An RST for a stream that is gone or never was.
+    case reset(VsockHeader)
 }
 
 /// What one pollfd of the host poll loop stands for.
@@ -128,7 +128,7 @@ struct VsockEngine {
             return
         }
         if op == .rst {
-            if let connection = connections.removeValue(forKey: key) { close(connection.descriptor) }
+            _ = forget(key)
             return
         }
         guard var connection = connections[key] else {
@@ -229,9 +229,28 @@ struct VsockEngine {
 
     /// Ends a stream: its socket closed, an RST queued for the guest.
     mutating func abort(_ key: VsockConnectionKey) {
-        guard var connection = connections.removeValue(forKey: key) else { return }
+        guard var connection = forget(key) else { return }
+        // Bounded even for a guest that opens and overruns streams without
+        // ever posting rx buffers; beyond, its socket just hears nothing.
+        guard queuedResets < limits.maxQueuedResets + limits.maxConnections else {
+            counters.droppedResets += 1
+            return
+        }
+        queuedResets += 1
+        outbox.append(.reset(connection.header(op: .rst, guestCID: guestCID)))
+    }
+
+    /// Removes a stream: socket closed, its waiting packets dropped.
+    private mutating func forget(_ key: VsockConnectionKey) -> VsockConnection? {
+        guard let connection = connections.removeValue(forKey: key) else { return nil }
         close(connection.descriptor)
-        outbox.append(.reset(connection.header(op: .rst, guestCID: guestCID), counted: false))
+        outbox.removeAll { entry in
+            switch entry {
+            case .control(_, let serial, _, _), .data(_, let serial): serial == connection.serial
+            case .reset: false
+            }
+        }
+        return connection
     }
 
     /// Answers a guest packet that has no stream with RST (never an RST with an RST).
@@ -245,7 +264,7 @@ struct VsockEngine {
         queuedResets += 1
         var reply = header.resetReply
         reply.type = VsockType.stream
-        outbox.append(.reset(reply, counted: true))
+        outbox.append(.reset(reply))
     }
 
     private mutating func takeSerial() -> UInt64 {
@@ -298,8 +317,8 @@ struct VsockEngine {
             var written = 0
             var finished = true
             switch entry {
-            case .reset(let header, let counted):
-                if counted { queuedResets -= 1 }
+            case .reset(let header):
+                queuedResets -= 1
                 written = try chain.writeWritable(header.encoded, at: 0)
             case .control(let key, _, let op, let flags):
                 var connection = connections[key]!
