@@ -6,7 +6,7 @@ REPO_DIR=$(cd "$LAB_DIR/.." && pwd)
 CACHE=${LKVM_LAB_CACHE:-/var/cache/lkvm-lab}
 
 # Host packages the lab needs (command used as a cheap "already installed" probe).
-LAB_PACKAGES=(qemu-system-x86 busybox-static cpio xz-utils kmod gzip coreutils binutils)
+LAB_PACKAGES=(qemu-system-x86 busybox-static cpio xz-utils kmod gzip coreutils binutils gcc libc6-dev)
 
 say() { printf 'lab: %s\n' "$*" >&2; }
 die() { printf 'lab: error: %s\n' "$*" >&2; exit 2; }

@@ -113,6 +113,19 @@ scenario_net_user() {
         'LAB-L2: net-user fetch=lkvm-net-user-ok')
 }
 
+# virtio-vsock over virtio-mmio, both directions through host Unix sockets:
+# L2 connects to CID 2 port 5000, which reaches L1's server on the VM's
+# socket _5000 (l1_before_vsock); L2 listens on port 6000 and L1's wrapper
+# connects through the VM's socket with "CONNECT 6000". lkvm must remove
+# its socket when it exits.
+scenario_vsock() {
+    S_ARGS=(--vsock=3,socket=/tmp/lab-vsock --virtio-transport=mmio)
+    S_WRAP=/tmp/lab-vsock-wrap
+    S_EXPECT=('LAB-L2: vsock guest->host reply=HELLO-FROM-L2$' 'LAB-L2: vsock host->guest served=hello-from-l1$'
+        'LAB-L1: vsock host->guest reply=OK [0-9]+ HELLO-FROM-L1$' 'LAB-L1: vsock unix server served=hello-from-l2$'
+        'LAB-L1: vsock socket removed')
+}
+
 scenario_shell() {
     S_INTERACTIVE=1
 }
@@ -126,7 +139,7 @@ scenario_custom() {
 # The virtio scenarios again over virtio-pci (the pc board's default): the
 # stock kernel's virtio_pci driver finds them through the PCI root ACPI
 # describes, and uses one MSI-X vector per queue.
-for base in rng blk 9p hvc net net_user bench_io; do
+for base in rng blk 9p hvc net net_user vsock bench_io; do
     eval "scenario_${base}_pci() {
         scenario_$base
         S_ARGS=(\"\${S_ARGS[@]/--virtio-transport=mmio/--virtio-transport=pci}\")

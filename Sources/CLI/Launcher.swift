@@ -76,6 +76,8 @@ enum Launcher {
         StartupProbe.report()
         let reason = run()
         for nic in nics { nic.stop() }
+        // The vsock poll threads end and the VM's vsock sockets go.
+        for device in options.virtio { (device as? VirtioVsock)?.stop() }
         TerminalMode.restore()
         report(reason, name: options.name)
         return reason.exitStatus

@@ -64,6 +64,10 @@ struct RunCommand: ParsableCommand {
     @Flag(name: .long, help: "Add a virtio-rng device (random bytes from the host's getrandom).")
     var rng = false
 
+    @Option(name: .long,
+            help: "Add a virtio-vsock device: CID[,socket=PATH] (CID 3 to 4294967294; the host connects to PATH and writes 'CONNECT PORT', the guest's connections to host port P go to PATH_P; default PATH: the run directory's NAME.vsock).")
+    var vsock: String?
+
     @Option(name: .long, help: "virtio transport: mmio or pci (default: the board's).")
     var virtioTransport: String?
 
@@ -131,12 +135,13 @@ struct RunCommand: ParsableCommand {
         let virtioRequests = disks.map { ("blk", Optional($0)) } + ninePShares.map { ("9p", Optional($0)) }
             + networks.map { ("net", Optional($0)) }
             + (rng ? [("rng", nil)] : []) + (guestConsole == .virtio ? [("console", nil)] : [])
+        let virtioRequestsWithVsock = virtioRequests + (try vsockRequest(vmName: vmName).map { [("vsock", Optional($0))] } ?? [])
         let transportName = virtioTransport ?? resolved.defaultTransport.rawValue
         guard let transport = VirtioTransport(rawValue: transportName) else {
             throw LKVMError("--virtio-transport \(transportName): unknown transport (use mmio or pci)", exitStatus: 64)
         }
         var virtioDevices: [any VirtioDevice] = []
-        for (deviceName, argument) in virtioRequests {
+        for (deviceName, argument) in virtioRequestsWithVsock {
             do { virtioDevices.append(try VirtioDeviceCatalog.entry(named: deviceName).make(argument)) } catch {
                 throw LKVMError(error.description)
             }
@@ -164,6 +169,24 @@ struct RunCommand: ParsableCommand {
                              kernelPath: kernel, initrd: initrdBytes, params: params ?? "", name: vmName,
                              virtio: virtioDevices, virtioTransport: transport, console: guestConsole,
                              traceVirtio: traceSelection, dumpDTB: dumpDTB, symbolsPath: symbolsPath)
+    }
+}
+
+extension RunCommand {
+    /// The --vsock text with socket= filled in: the run directory's
+    /// NAME.vsock (the directory made and checked) when the user named none.
+    func vsockRequest(vmName: String) throws(LKVMError) -> String? {
+        guard let vsock else { return nil }
+        let options: VsockOptions
+        do { options = try VsockOptions(parsing: vsock) } catch { throw LKVMError("--vsock: \(error)", exitStatus: 64) }
+        if options.socketPath != nil { return options.text(socketPath: "") }
+        let directory = RunDirectory.resolve()
+        let path = directory.vsockSocket(name: vmName)
+        do {
+            try directory.prepare()
+            try RunDirectory.checkSocketPath(path)
+        } catch { throw LKVMError("--vsock: \(error)") }
+        return options.text(socketPath: path)
     }
 }
 

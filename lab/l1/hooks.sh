@@ -125,3 +125,42 @@ l1_after_net_user() {
     kill "$(cat /tmp/lab-httpd.pid)" 2>/dev/null || true
     rm -rf /tmp/lab-www /tmp/lab-httpd.pid
 }
+
+# vsock: L1's Unix server for guest connections to host port 5000 (the VM's
+# socket + "_5000"), and the wrapper (S_WRAP) that, once L2 listens on vsock
+# port 6000, connects through the VM's socket with "CONNECT 6000" and a line,
+# then reports the answer and whether lkvm removed its socket at exit.
+l1_before_vsock() {
+    rm -f /tmp/lab-vsock /tmp/lab-vsock_5000
+    vsock-tool unix-listen /tmp/lab-vsock_5000 >/tmp/lab-vsock-server.out 2>&1 &
+    echo $! >/tmp/lab-vsock-server.pid
+    i=0
+    while [ $i -lt 50 ] && [ ! -S /tmp/lab-vsock_5000 ]; do sleep 0.1; i=$((i + 1)); done
+    cat >/tmp/lab-vsock-wrap <<'WRAP'
+#!/bin/sh
+out=/tmp/lab-vsock-wrap.out
+rm -f "$out"
+"$@" </dev/null >"$out" 2>&1 &
+pid=$!
+i=0
+while [ $i -lt 1200 ] && kill -0 $pid 2>/dev/null && ! grep -q 'LAB-L2: vsock listening' "$out"; do
+    sleep 0.1
+    i=$((i + 1))
+done
+reply=$(vsock-tool unix-connect /tmp/lab-vsock "CONNECT 6000" hello-from-l1 2>&1 | tr '\n' ' ')
+wait $pid
+rc=$?
+cat "$out"
+echo "LAB-L1: vsock host->guest reply=${reply% }"
+if [ -e /tmp/lab-vsock ]; then echo "LAB-L1: vsock socket left behind"; else echo "LAB-L1: vsock socket removed"; fi
+exit $rc
+WRAP
+    chmod +x /tmp/lab-vsock-wrap
+}
+
+l1_after_vsock() {
+    kill "$(cat /tmp/lab-vsock-server.pid)" 2>/dev/null || true
+    echo "LAB-L1: vsock unix server $(grep served /tmp/lab-vsock-server.out | head -n1)"
+    rm -f /tmp/lab-vsock-wrap /tmp/lab-vsock-wrap.out /tmp/lab-vsock-server.out /tmp/lab-vsock-server.pid \
+        /tmp/lab-vsock_5000
+}

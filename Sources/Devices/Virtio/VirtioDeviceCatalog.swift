@@ -34,6 +34,7 @@ public enum VirtioDeviceCatalog {
         Virtio9P.catalogEntry,
         VirtioConsole.catalogEntry,
         VirtioNet.catalogEntry,
+        VirtioVsock.catalogEntry,
     ]
 
     public static func entry(named name: String) throws(VirtioCatalogError) -> VirtioCatalogEntry {

@@ -6,6 +6,7 @@ public enum VirtioDeviceType: UInt32, Sendable {
     case console = 3
     case entropy = 4
     case ninePTransport = 9
+    case socket = 19
 }
 
 /// Feature bits defined for every device (virtio 1.2 section 6).

@@ -12,6 +12,7 @@ enum VirtioTraceFeatureNames {
         case .network: return network[bit]
         case .ninePTransport: return bit == 0 ? "MOUNT_TAG" : nil
         case .entropy: return nil
+        case .socket: return bit == 0 ? "STREAM" : bit == 1 ? "SEQPACKET" : nil
         }
     }
 

@@ -51,6 +51,7 @@ enum VirtioPCIIdentity {
         case .console: 0x07_80_00      // other communication controller
         case .entropy: 0x10_80_00      // other encryption controller
         case .ninePTransport: 0x02_80_00  // other network controller
+        case .socket: 0x07_80_00       // other communication controller
         }
     }
 }
