@@ -54,7 +54,7 @@ public struct GuestPanicWatch: Sendable {
               stamp.allSatisfy({ $0 == UInt8(ascii: " ") || $0 == UInt8(ascii: ".") || ($0 >= 48 && $0 <= 57) }),
               stamp.contains(UInt8(ascii: ".")) else { return nil }
         var afterCaller = rest.drop(while: { $0 == UInt8(ascii: " ") })
-        if let caller = bracketed(&afterCaller), let kind = caller.first,
+        if let caller = bracketed(&afterCaller), let kind = caller.drop(while: { $0 == UInt8(ascii: " ") }).first,
            kind == UInt8(ascii: "T") || kind == UInt8(ascii: "C") {
             rest = afterCaller
         }
