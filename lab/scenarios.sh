@@ -7,6 +7,9 @@
 #   S_EXPECT    extended regexes that must all appear in the scenario's console
 #               output (besides "lkvm exit=0") for it to pass
 #   S_REJECT    extended regexes that must not appear
+#   S_VERB      the lkvm verb: run (default) or sandbox; sandbox boots L2's
+#               kernel with L1's root as its read-only root and runs
+#               S_COMMAND (an argv) in it instead of L2's initramfs
 #   S_INTERACTIVE=1 when the user's terminal drives L2's console
 #   S_INPUT_AFTER, S_INPUT  console input for a non-interactive scenario: once
 #               a console line contains the text S_INPUT_AFTER, the line
@@ -124,6 +127,41 @@ scenario_vsock() {
     S_EXPECT=('LAB-L2: vsock guest->host reply=HELLO-FROM-L2$' 'LAB-L2: vsock host->guest served=hello-from-l1$'
         'LAB-L1: vsock host->guest reply=OK [0-9]+ HELLO-FROM-L1$' 'LAB-L1: vsock unix server served=hello-from-l2$'
         'LAB-L1: vsock socket removed')
+}
+
+# lkvm sandbox: L2 runs a command with L1's root as its read-only root
+# (9p) and a scratch /tmp. The command reads a file L1 made, writes /tmp,
+# fails to write /, and exits 7; L1's wrapper (lab/l1/hooks.sh) checks that
+# lkvm exits 7 and that nothing on L1's root or in its /tmp changed.
+scenario_sandbox() {
+    S_VERB=sandbox
+    S_WRAP=/tmp/lab-sandbox-wrap
+    # The last two words test argv passing: spaces, a quote, $ and a newline.
+    S_COMMAND=(sh -c 'echo "LAB-L2: sandbox read=$(cat /etc/lab-sandbox-marker)"
+touch /tmp/x && [ -f /tmp/x ] && echo "LAB-L2: sandbox tmp=ok cwd=$(pwd)"
+if out=$(touch /lab-sandbox-probe 2>&1); then echo "LAB-L2: sandbox root write=ALLOWED"; else echo "LAB-L2: sandbox root write=refused ($out)"; fi
+printf "LAB-L2: sandbox args=[%s] [%s]\n" "$0" "$1" | tr "\n" "|"; echo
+exit 7' 'lab sandbox' "it's \$x \"q\"
+two")
+    S_EXPECT=('LAB-L2: sandbox read=lkvm-sandbox-marker' 'LAB-L2: sandbox tmp=ok cwd=/tmp'
+        'LAB-L2: sandbox root write=refused \(.*Read-only file system'
+        'LAB-L2: sandbox args=\[lab sandbox\] \[it.s \$x "q"\|two\]\|'
+        'LAB-L1: sandbox exit=7' 'LAB-L1: sandbox host unchanged=ok')
+    S_REJECT=('root write=ALLOWED' 'lkvm: error' 'lkvm: guest kernel')
+}
+
+# trinity (Debian's package, in L1's root) fuzzing syscalls inside lkvm
+# sandbox for a bounded count and time. Both a clean exit and a guest
+# panic/oops are honest outcomes; the scenario fails only if lkvm crashes,
+# hangs or reports no outcome (L1's wrapper judges, lab/l1/hooks.sh).
+scenario_trinity() {
+    S_VERB=sandbox
+    S_WRAP=/tmp/lab-trinity-wrap
+    S_ARGS=(-c 2)
+    S_COMMAND=(timeout 60 trinity --dangerous -q -N 5000 -C 2 -x reboot -x kexec_load -x kexec_file_load
+        -x init_module -x finit_module -x delete_module -x swapoff -x swapon -x syslog)
+    S_EXPECT=('LAB-L1: trinity outcome=(exit [0-9]+|guest kernel|the command did not finish)')
+    S_REJECT=('LAB-L1: trinity outcome=missing')
 }
 
 scenario_shell() {

@@ -18,7 +18,7 @@ struct LKVM: ParsableCommand {
             No KVM on this host? Boot the same arguments in the lab: lab/run -- ARGS
             """,
         version: "lkvm 0.1.0",
-        subcommands: [RunCommand.self])
+        subcommands: [RunCommand.self, SandboxCommand.self])
 
     /// One-line errors instead of ArgumentParser's usage dump: our users read
     /// errors in scripts and CI logs.

@@ -6,7 +6,8 @@ import LKVMKVM
 
 /// Builds the machine for the board's architecture and runs it to the end.
 enum Launcher {
-    static func boot(_ options: LaunchOptions) throws(LKVMError) -> Int32 {
+    /// Why the VM stopped (its `exitStatus` is `lkvm run`'s).
+    static func boot(_ options: LaunchOptions) throws(LKVMError) -> StopReason {
         // Before any thread exists, so that only the waiting thread takes
         // SIGINT/SIGTERM and the wake-up signal.
         VMController.blockHandledSignals()
@@ -27,7 +28,7 @@ enum Launcher {
         _ = (line + "\r\n").withCString { write(STDERR_FILENO, $0, strlen($0)) }
     }
 
-    static func bootPC(_ options: LaunchOptions) throws(LKVMError) -> Int32 {
+    static func bootPC(_ options: LaunchOptions) throws(LKVMError) -> StopReason {
         #if !arch(x86_64)
         throw LKVMError("x86-64 guests need an x86-64 host")
         #else
@@ -48,7 +49,7 @@ enum Launcher {
         do { kvm = try KVMSystem(hooks: .x86) } catch { throw LKVMError(error.description) }
         let machine: PCMachine
         do {
-            machine = try PCMachine(image: image, kvm: kvm, output: StandardOutputConsole())
+            machine = try PCMachine(image: image, kvm: kvm, output: options.consoleOutput)
         } catch { throw LKVMError(error.description) }
         return try runGuest(options, uart: machine.console, controller: machine.controller, run: machine.run)
         #endif
@@ -58,9 +59,9 @@ enum Launcher {
     /// from either console to stdout, stdin to the chosen one (raw mode on a
     /// terminal), NICs started, the machine run to its end, the stop reported.
     static func runGuest(_ options: LaunchOptions, uart: (any ConsoleReceiver)?, controller: VMController,
-                         run: () -> StopReason) throws(LKVMError) -> Int32 {
+                         run: () -> StopReason) throws(LKVMError) -> StopReason {
         let virtioConsole = options.virtio.lazy.compactMap { $0 as? VirtioConsole }.first
-        virtioConsole?.attach(output: StandardOutputConsole())
+        virtioConsole?.attach(output: options.consoleOutput)
         let target: (any ConsoleReceiver)? = options.console == .virtio ? (virtioConsole ?? uart) : uart
         if let target {
             TerminalMode.enterRaw()
@@ -80,7 +81,7 @@ enum Launcher {
         for device in options.virtio { (device as? VirtioVsock)?.stop() }
         TerminalMode.restore()
         report(reason, name: options.name)
-        return reason.exitStatus
+        return reason
     }
 
     static func report(_ reason: StopReason, name: String) {

@@ -29,13 +29,13 @@ enum LauncherARM64 {
             + "(lkvm describes x86 machines with ACPI and MP tables); use an arm64 board (--arch arm64)", exitStatus: 64)
     }
 
-    static func boot(_ options: LaunchOptions) throws(LKVMError) -> Int32 {
+    static func boot(_ options: LaunchOptions) throws(LKVMError) -> StopReason {
         let plan = try makePlan(options)
         if let path = options.dumpDTB {
             do { try HostFile.write(plan.deviceTree, to: path) } catch {
                 throw LKVMError("--dump-dtb '\(path)': \(error)")
             }
-            return 0
+            return .powerOff  // nothing ran: exit 0
         }
         guard Architecture.host == .arm64 else {
             throw LKVMError("--arch arm64 needs an arm64 host with KVM; this host is \(Architecture.host). "
@@ -44,7 +44,7 @@ enum LauncherARM64 {
         let kvm: KVMSystem
         do { kvm = try KVMSystem(hooks: .arm64) } catch { throw LKVMError(error.description) }
         let machine: ARM64Machine
-        do { machine = try ARM64Machine(plan: plan, kvm: kvm, output: StandardOutputConsole()) } catch {
+        do { machine = try ARM64Machine(plan: plan, kvm: kvm, output: options.consoleOutput) } catch {
             throw LKVMError(error.description)
         }
         return try Launcher.runGuest(options, uart: machine.console, controller: machine.controller, run: machine.run)

@@ -20,6 +20,21 @@ struct RunCommand: ParsableCommand {
               lkvm run --arch x86_64 --board pc -k bzImage --name dev1
             """)
 
+    @OptionGroup var options: VMRunOptions
+
+    func run() throws {
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = options.debug ? .debug : .warning
+            return handler
+        }
+        let reason = try Launcher.boot(try options.validatedOptions())
+        throw ExitCode(reason.exitStatus)
+    }
+}
+
+/// The options `lkvm run` and `lkvm sandbox` share, and their checks.
+struct VMRunOptions: ParsableArguments {
     @Option(name: [.short, .customLong("kernel")], help: "Kernel image to boot (bzImage on x86_64).")
     var kernel: String
 
@@ -41,7 +56,7 @@ struct RunCommand: ParsableCommand {
     @Option(name: .long, help: "Guest console on lkvm's stdin/stdout: serial (COM1, ttyS0) or virtio (hvc0; early output still on COM1).")
     var console: String = "serial"
 
-    @Option(name: .customLong("9p"), help: "Share a host directory over virtio-9p: DIR[,TAG] (tag default lkvm; repeatable).")
+    @Option(name: .customLong("9p"), help: "Share a host directory over virtio-9p: DIR[,TAG[,ro]] (tag default lkvm; ro: the guest cannot change it; repeatable).")
     var ninePShares: [String] = []
 
     @Option(name: .long, help: "Board: a name from Boards/ or a path to a .toml file.")
@@ -81,20 +96,11 @@ struct RunCommand: ParsableCommand {
     @Flag(name: .long, help: "Log debug messages (unclaimed I/O, setup steps) to stderr.")
     var debug = false
 
-    func run() throws {
-        LoggingSystem.bootstrap { label in
-            var handler = StreamLogHandler.standardError(label: label)
-            handler.logLevel = debug ? .debug : .warning
-            return handler
-        }
-        let options = try validatedOptions()
-        let status = try Launcher.boot(options)
-        throw ExitCode(status)
-    }
-
     /// Checks everything that can be checked without KVM, so that bad input
     /// is reported the same way on any host.
-    func validatedOptions() throws(LKVMError) -> LaunchOptions {
+    /// `minimumDefaultMemMiB`: without -m, at least this much RAM (the
+    /// sandbox wants more than some boards' defaults).
+    func validatedOptions(minimumDefaultMemMiB: Int = 0) throws(LKVMError) -> LaunchOptions {
         let architecture: Architecture
         if let arch {
             guard let parsed = Architecture(rawValue: arch == "x86-64" ? "x86_64" : arch) else {
@@ -118,7 +124,7 @@ struct RunCommand: ParsableCommand {
         if let refusal = LauncherARM64.dumpDTBRefusal(board: resolved, dumpDTB: dumpDTB) { throw refusal }
         let cpuCount = cpus ?? resolved.cpus.defaultCount
         guard cpuCount >= 1 else { throw LKVMError("-c \(cpuCount): a VM needs at least one vCPU", exitStatus: 64) }
-        let memMiB = mem ?? resolved.ram.defaultMiB
+        let memMiB = mem ?? max(resolved.ram.defaultMiB, minimumDefaultMemMiB)
         guard memMiB >= 1 else { throw LKVMError("-m \(memMiB): guest RAM must be at least 1 MiB", exitStatus: 64) }
         do { try resolved.validate(ramMiB: memMiB, cpus: cpuCount) } catch { throw LKVMError(error.description) }
         // More guest RAM than the host has is a typo, not a plan: KVM would
@@ -135,6 +141,10 @@ struct RunCommand: ParsableCommand {
         let virtioRequests = disks.map { ("blk", Optional($0)) } + ninePShares.map { ("9p", Optional($0)) }
             + networks.map { ("net", Optional($0)) }
             + (rng ? [("rng", nil)] : []) + (guestConsole == .virtio ? [("console", nil)] : [])
+        // Files first: a device such as vsock binds host sockets when it is
+        // made, and a bad kernel should not leave one behind.
+        let kernelBytes = try readInput(kernel, what: "kernel")
+        let initrdBytes = try initrd.map { path throws(LKVMError) in try readInput(path, what: "initrd") }
         let virtioRequestsWithVsock = virtioRequests + (try vsockRequest(vmName: vmName).map { [("vsock", Optional($0))] } ?? [])
         let transportName = virtioTransport ?? resolved.defaultTransport.rawValue
         guard let transport = VirtioTransport(rawValue: transportName) else {
@@ -163,8 +173,6 @@ struct RunCommand: ParsableCommand {
         } else {
             symbolsPath = KernelSymbolFiles.locate(kernelPath: kernel)
         }
-        let kernelBytes = try readInput(kernel, what: "kernel")
-        let initrdBytes = try initrd.map { path throws(LKVMError) in try readInput(path, what: "initrd") }
         return LaunchOptions(board: resolved, memMiB: memMiB, cpus: cpuCount, kernel: kernelBytes,
                              kernelPath: kernel, initrd: initrdBytes, params: params ?? "", name: vmName,
                              virtio: virtioDevices, virtioTransport: transport, console: guestConsole,
@@ -172,7 +180,7 @@ struct RunCommand: ParsableCommand {
     }
 }
 
-extension RunCommand {
+extension VMRunOptions {
     /// The --vsock text with socket= filled in: the run directory's
     /// NAME.vsock (the directory made and checked) when the user named none.
     func vsockRequest(vmName: String) throws(LKVMError) -> String? {
@@ -196,10 +204,10 @@ struct LaunchOptions {
     let cpus: Int
     let kernel: [UInt8]
     let kernelPath: String
-    let initrd: [UInt8]?
-    let params: String
+    var initrd: [UInt8]?
+    var params: String
     let name: String
-    let virtio: [any VirtioDevice]
+    var virtio: [any VirtioDevice]
     let virtioTransport: VirtioTransport
     let console: GuestConsole
     let traceVirtio: VirtioTraceSelection?
@@ -207,6 +215,8 @@ struct LaunchOptions {
     var dumpDTB: String? = nil
     /// Kernel symbols for `lkvm debug` (--symbols, or found next to the kernel).
     var symbolsPath: String? = nil
+    /// Where guest console output goes (the sandbox adds a panic watch).
+    var consoleOutput: any ConsoleOutput = StandardOutputConsole()
 }
 
 /// The host's physical RAM in MiB, or nil when sysconf cannot say.

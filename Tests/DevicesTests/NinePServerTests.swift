@@ -8,8 +8,8 @@ final class NinePTestClient {
     let server: NinePServer
     private var nextTag: UInt16 = 1
 
-    init(sharing path: String) throws {
-        server = try NinePServer(sharing: path)
+    init(sharing path: String, readOnly: Bool = false) throws {
+        server = try NinePServer(sharing: path, readOnly: readOnly)
     }
 
     @discardableResult

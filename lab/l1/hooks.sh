@@ -164,3 +164,60 @@ l1_after_vsock() {
     rm -f /tmp/lab-vsock-wrap /tmp/lab-vsock-wrap.out /tmp/lab-vsock-server.out /tmp/lab-vsock-server.pid \
         /tmp/lab-vsock_5000
 }
+
+# sandbox: a file on L1's root that L2 reads through the read-only 9p root,
+# and a wrapper around lkvm sandbox that checks its exit status (the
+# command's 7) and that L1's root and /tmp are as they were (the scratch
+# directory lkvm made in /tmp is gone again).
+lab_tree_sum() { { find / -xdev; ls -A /tmp; } 2>/dev/null | sort | md5sum; }
+l1_before_sandbox() {
+    echo lkvm-sandbox-marker >/etc/lab-sandbox-marker
+    cat >/tmp/lab-sandbox-wrap <<'WRAP'
+#!/bin/sh
+. /lib/lab-hooks.sh
+before=$(lab_tree_sum)
+"$@"
+rc=$?
+echo "LAB-L1: sandbox exit=$rc"
+if [ "$(lab_tree_sum)" = "$before" ] && [ ! -e /lab-sandbox-probe ]; then
+    echo "LAB-L1: sandbox host unchanged=ok"
+else
+    echo "LAB-L1: sandbox host changed: $(ls -la / /tmp | tr '\n' ' ')"
+fi
+[ $rc = 7 ]
+WRAP
+    chmod +x /tmp/lab-sandbox-wrap
+}
+
+l1_after_sandbox() {
+    rm -f /etc/lab-sandbox-marker /tmp/lab-sandbox-wrap
+}
+
+# trinity: the wrapper passes when lkvm exited on its own (no signal, not
+# killed by the scenario's time limit) and reported an outcome: trinity's
+# own exit status, or lkvm's "guest kernel ..." / "the command did not
+# finish" line for 125 and 126.
+l1_before_trinity() {
+    cat >/tmp/lab-trinity-wrap <<'WRAP'
+#!/bin/sh
+"$@" 2>/tmp/lab-trinity.err
+rc=$?
+cat /tmp/lab-trinity.err
+report=$(grep -E '^lkvm: (guest kernel|the command did not finish)' /tmp/lab-trinity.err | head -n1)
+if [ $rc -ge 128 ]; then
+    echo "LAB-L1: trinity outcome=missing (lkvm exit $rc: killed or crashed)"
+    exit 1
+elif [ $rc = 125 ] || [ $rc = 126 ]; then
+    if [ -n "$report" ]; then echo "LAB-L1: trinity outcome=${report#lkvm: }"; exit 0; fi
+    echo "LAB-L1: trinity outcome=missing (lkvm exit $rc with no report)"
+    exit 1
+fi
+echo "LAB-L1: trinity outcome=exit $rc (trinity's status)"
+exit 0
+WRAP
+    chmod +x /tmp/lab-trinity-wrap
+}
+
+l1_after_trinity() {
+    rm -f /tmp/lab-trinity-wrap /tmp/lab-trinity.err
+}

@@ -30,12 +30,15 @@ public final class NinePServer {
     public static let protocolVersion = "9P2000.L"
 
     private let root: NinePHostNode
+    /// Every request that would change the tree is answered EROFS.
+    public let readOnly: Bool
     private var fids: [UInt32: NinePFid] = [:]
     public private(set) var messageSize: UInt32 = NinePServer.maxMessageSize
 
     /// Opens the shared directory; fails if it is missing or not a directory.
-    public init(sharing path: String) throws(NinePErrno) {
+    public init(sharing path: String, readOnly: Bool = false) throws(NinePErrno) {
         root = try NinePHostNode.openRoot(path: path)
+        self.readOnly = readOnly
     }
 
     public var fidCount: Int { fids.count }
@@ -86,6 +89,11 @@ public final class NinePServer {
     }
 
     private func serve(_ request: NinePRequest, replyLimit: Int) throws(NinePErrno) -> NinePReply {
+        if readOnly, request.changesTheTree {
+            // Tremove clunks its fid even when it fails.
+            if case .remove(let number) = request { fids.removeValue(forKey: number) }
+            throw NinePErrno(EROFS)
+        }
         switch request {
         case .version(let requested, let version):
             fids.removeAll()

@@ -25,18 +25,21 @@ public final class Virtio9P: VirtioDevice {
 
     public let sharedDirectory: String
     public let tag: String
+    public let readOnly: Bool
     private let config: [UInt8]
     private let server: Mutex<NinePServer>
     private let state = Mutex(State())
     private let logger = Logger(label: "lkvm.virtio.9p")
 
     /// Opens `directory` now, so a missing one fails before the guest starts.
-    public init(sharing directory: String, tag: String = Virtio9P.defaultTag) throws(NinePErrno) {
+    public init(sharing directory: String, tag: String = Virtio9P.defaultTag,
+                readOnly: Bool = false) throws(NinePErrno) {
         sharedDirectory = directory
         self.tag = tag
+        self.readOnly = readOnly
         let tagBytes = Array(tag.utf8)
         config = [UInt8(tagBytes.count & 0xFF), UInt8(tagBytes.count >> 8)] + tagBytes
-        server = Mutex(try NinePServer(sharing: directory))
+        server = Mutex(try NinePServer(sharing: directory, readOnly: readOnly))
     }
 
     public var deviceType: VirtioDeviceType { .ninePTransport }
@@ -105,19 +108,24 @@ public final class Virtio9P: VirtioDevice {
     }
 }
 
-/// What `--9p DIR[,TAG]` asks for: the text is split at its last comma, so
-/// a directory path cannot contain one.
+/// What `--9p DIR[,TAG[,ro]]` asks for: the text is split at commas, so a
+/// directory path cannot contain one. `ro` makes the share read-only (every
+/// change the guest asks for is refused with EROFS).
 public struct Virtio9POptions: Equatable, Sendable {
     public var directory: String
     public var tag: String
+    public var readOnly: Bool
 
     public init(parsing argument: String?) throws(VirtioCatalogError) {
         let text = argument ?? ""
         let parts = text.split(separator: ",", omittingEmptySubsequences: false).map(String.init)
-        guard let directory = parts.first, !directory.isEmpty, parts.count <= 2 else {
-            throw .badArgument(device: "9p", argument: text, reason: "needs a directory: DIR[,TAG]")
+        guard let directory = parts.first, !directory.isEmpty, parts.count <= 3 else {
+            throw .badArgument(device: "9p", argument: text, reason: "needs a directory: DIR[,TAG[,ro]]")
         }
-        let tag = parts.count == 2 ? parts[1] : Virtio9P.defaultTag
+        if parts.count == 3, parts[2] != "ro" {
+            throw .badArgument(device: "9p", argument: text, reason: "unknown option '\(parts[2])' (only ro)")
+        }
+        let tag = parts.count >= 2 ? parts[1] : Virtio9P.defaultTag
         guard !tag.isEmpty, tag.utf8.count <= Virtio9P.maxTagLength,
               tag.unicodeScalars.allSatisfy({ $0.isASCII && $0.value > 0x20 && $0.value < 0x7F }) else {
             throw .badArgument(device: "9p", argument: text,
@@ -125,6 +133,7 @@ public struct Virtio9POptions: Equatable, Sendable {
         }
         self.directory = directory
         self.tag = tag
+        readOnly = parts.count == 3
     }
 }
 
@@ -132,7 +141,7 @@ extension Virtio9P {
     /// The catalog's "9p": the directory is opened here, so a missing one
     /// fails before the guest starts.
     public static let catalogEntry = VirtioCatalogEntry(
-        name: "9p", type: .ninePTransport, summary: "a host directory shared over 9P2000.L: DIR[,TAG] (tag \"lkvm\")",
+        name: "9p", type: .ninePTransport, summary: "a host directory shared over 9P2000.L: DIR[,TAG[,ro]] (tag \"lkvm\")",
         make: { argument throws(VirtioCatalogError) in
             let options = try Virtio9POptions(parsing: argument)
             // The root is opened O_PATH, which needs no read permission: a
@@ -144,7 +153,7 @@ extension Virtio9P {
                                    reason: "cannot share \(options.directory): lkvm may not read it (Permission denied)")
             }
             do throws(NinePErrno) {
-                return try Virtio9P(sharing: options.directory, tag: options.tag)
+                return try Virtio9P(sharing: options.directory, tag: options.tag, readOnly: options.readOnly)
             } catch {
                 throw .badArgument(device: "9p", argument: argument ?? "",
                                    reason: "cannot share \(options.directory): \(error.description)")
