@@ -18,6 +18,7 @@ struct RunCommand: ParsableCommand {
               lkvm run -k bzImage
               lkvm run -k bzImage -i initramfs.cpio.gz -p "rdinit=/init quiet" -c 2 -m 1024
               lkvm run --arch x86_64 --board pc -k bzImage --name dev1
+              lkvm run -k bzImage -m 2048 --rng --balloon --name dev2
             """)
 
     @Option(name: [.short, .customLong("kernel")], help: "Kernel image to boot (bzImage on x86_64).")
@@ -63,6 +64,9 @@ struct RunCommand: ParsableCommand {
 
     @Flag(name: .long, help: "Add a virtio-rng device (random bytes from the host's getrandom).")
     var rng = false
+
+    @Flag(name: .long, help: "Add a virtio-balloon device: the host can ask guest memory back (lkvm balloon) and read the guest's memory statistics (lkvm stat).")
+    var balloon = false
 
     @Option(name: .long, help: "virtio transport: mmio or pci (default: the board's).")
     var virtioTransport: String?
@@ -127,7 +131,8 @@ struct RunCommand: ParsableCommand {
         }
         let virtioRequests = disks.map { ("blk", Optional($0)) } + ninePShares.map { ("9p", Optional($0)) }
             + networks.map { ("net", Optional($0)) }
-            + (rng ? [("rng", nil)] : []) + (guestConsole == .virtio ? [("console", nil)] : [])
+            + (rng ? [("rng", nil)] : []) + (balloon ? [("balloon", nil)] : [])
+            + (guestConsole == .virtio ? [("console", nil)] : [])
         let transportName = virtioTransport ?? resolved.defaultTransport.rawValue
         guard let transport = VirtioTransport(rawValue: transportName) else {
             throw LKVMError("--virtio-transport \(transportName): unknown transport (use mmio or pci)", exitStatus: 64)

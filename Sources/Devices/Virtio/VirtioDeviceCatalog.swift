@@ -34,6 +34,7 @@ public enum VirtioDeviceCatalog {
         Virtio9P.catalogEntry,
         VirtioConsole.catalogEntry,
         VirtioNet.catalogEntry,
+        VirtioBalloon.catalogEntry,
     ]
 
     public static func entry(named name: String) throws(VirtioCatalogError) -> VirtioCatalogEntry {
