@@ -1,4 +1,5 @@
 @testable import LKVMCore
+import LKVMTestSupport
 import XCTest
 
 final class GuestMemoryTests: XCTestCase {
@@ -86,5 +87,16 @@ final class GuestMemoryTests: XCTestCase {
         XCTAssertEqual(try memory.read(0x100, at: GuestAddress(0)), Array(repeating: 0xAB, count: 0x100),
                        "refused discards leave RAM alone")
         XCTAssertNoThrow(try memory.discard(GuestRange(start: GuestAddress(0), size: 0)!), "nothing to give back")
+    }
+
+    func testDiscardedMemoryLeavesTheProcess() throws {
+        let memory = try GuestMemory(ranges: [GuestRange(start: GuestAddress(0), size: 16 << 20)!])
+        let mapping = try XCTUnwrap(memory.hostMappings.first)
+        try memory.fill(0x5A, count: 16 << 20, at: GuestAddress(0))
+        let touched = try XCTUnwrap(residentBytes(of: mapping), "no /proc/self/smaps entry for guest RAM")
+        XCTAssertGreaterThanOrEqual(touched, 16 << 20)
+        try memory.discard(GuestRange(start: GuestAddress(4 << 20), size: 8 << 20)!)
+        let after = try XCTUnwrap(residentBytes(of: mapping))
+        XCTAssertEqual(touched - after, 8 << 20, "the 8 MiB given back are no longer resident")
     }
 }

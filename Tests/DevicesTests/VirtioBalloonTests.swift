@@ -2,6 +2,7 @@ import Dispatch
 import Glibc
 import LKVMCore
 @testable import LKVMDevices
+import LKVMTestSupport
 import Synchronization
 import XCTest
 
@@ -114,6 +115,20 @@ final class VirtioBalloonTests: XCTestCase {
         XCTAssertEqual(status.discardedBytes, 3 * UInt64(page))
         XCTAssertEqual(status.wildPFNs, 0)
         XCTAssertFalse(guest.driver.needsReset)
+    }
+
+    func testInflatedMemoryLeavesTheHostProcess() throws {
+        try skipUnlessHostPagesAre4KiB()
+        let guest = FakeBalloonGuest(memorySize: 0x40_0000)
+        guest.bringUp()
+        let mapping = try XCTUnwrap(guest.memory.hostMappings.first)
+        try guest.memory.fill(0x5A, count: 0x20_0000, at: GuestAddress(0x10_0000))
+        try guest.memory.fill(0, count: page, at: GuestAddress(FakeBalloonGuest.pfnBuffer))  // resident before, too
+        let before = try XCTUnwrap(residentBytes(of: mapping), "no /proc/self/smaps entry for guest RAM")
+        guest.inflate(Array(0x100..<0x200))  // 1 MiB in one buffer of 256 PFNs, as Linux sends them
+        let after = try XCTUnwrap(residentBytes(of: mapping))
+        XCTAssertEqual(before - after, 0x10_0000, "1 MiB given back to the host")
+        XCTAssertEqual(guest.balloon.status.discardedBytes, 0x10_0000)
     }
 
     func testContiguousPagesAreOneRunAndRunsStopAtGapsAndRAMEnds() throws {
