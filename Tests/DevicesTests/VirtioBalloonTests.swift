@@ -334,6 +334,28 @@ final class VirtioBalloonTests: XCTestCase {
         XCTAssertEqual(guest.balloon.status.statistics.first?.value, 5000)
     }
 
+    func testAResetEndsAWaitingRefresh() {
+        let guest = FakeBalloonGuest()
+        guest.bringUp(stats: [(4, 1000)])
+        let answered = Mutex<Bool?>(nil)
+        let done = DispatchSemaphore(value: 0)
+        let balloon = guest.balloon
+        DispatchQueue.global().async {
+            let result = balloon.refreshStatistics(timeoutSeconds: VirtioBalloon.maxRefreshSeconds)
+            answered.withLock { $0 = result }
+            done.signal()
+        }
+        var polls = 0
+        while guest.usedCount(2) == 0 && polls < 30_000 {
+            usleep(1000)
+            polls += 1
+        }
+        guest.driver.write(MMIO.status, 0)  // the driver goes away instead of refilling
+        XCTAssertEqual(done.wait(timeout: .now() + VirtioBalloon.maxRefreshSeconds / 2), .success,
+                       "the waiter is not left hanging for the whole timeout")
+        XCTAssertEqual(answered.withLock { $0 }, false)
+    }
+
     func testWithoutAStatisticsQueueARefreshAnswersFalseAtOnce() {
         let guest = FakeBalloonGuest()
         XCTAssertFalse(guest.balloon.refreshStatistics(timeoutSeconds: 5), "before the driver runs")

@@ -172,7 +172,9 @@ public final class VirtioBalloon: VirtioDevice {
         }
         guard let requested else { return false }
         while true {
-            if state.withLock({ $0.statsGeneration }) != requested { return true }
+            let (generation, running) = state.withLock { ($0.statsGeneration, $0.queues.count > VirtioBalloonQueue.stats) }
+            if generation != requested { return true }
+            guard running else { return false }  // reset while waiting: no refill is coming
             let remaining = deadline - monotonicSeconds()
             guard remaining > 0 else { return false }
             // Short slices: another waiter may drain the eventfd first.
