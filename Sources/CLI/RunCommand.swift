@@ -18,6 +18,7 @@ struct RunCommand: ParsableCommand {
               lkvm run -k bzImage
               lkvm run -k bzImage -i initramfs.cpio.gz -p "rdinit=/init quiet" -c 2 -m 1024
               lkvm run --arch x86_64 --board pc -k bzImage --name dev1
+              lkvm run -k bzImage -m 2048 --rng --balloon --name dev2
             """)
 
     @OptionGroup var options: VMRunOptions
@@ -83,6 +84,9 @@ struct VMRunOptions: ParsableArguments {
             help: "Add a virtio-vsock device: CID[,socket=PATH] (CID 3 to 4294967294; the host connects to PATH and writes 'CONNECT PORT', the guest's connections to host port P go to PATH_P; default PATH: the run directory's NAME.vsock).")
     var vsock: String?
 
+    @Flag(name: .long, help: "Add a virtio-balloon device: the host can ask guest memory back (lkvm balloon) and read the guest's memory statistics (lkvm stat).")
+    var balloon = false
+
     @Option(name: .long, help: "virtio transport: mmio or pci (default: the board's).")
     var virtioTransport: String?
 
@@ -140,7 +144,8 @@ struct VMRunOptions: ParsableArguments {
         }
         let virtioRequests = disks.map { ("blk", Optional($0)) } + ninePShares.map { ("9p", Optional($0)) }
             + networks.map { ("net", Optional($0)) }
-            + (rng ? [("rng", nil)] : []) + (guestConsole == .virtio ? [("console", nil)] : [])
+            + (rng ? [("rng", nil)] : []) + (balloon ? [("balloon", nil)] : [])
+            + (guestConsole == .virtio ? [("console", nil)] : [])
         // Files first: a device such as vsock binds host sockets when it is
         // made, and a bad kernel should not leave one behind.
         let kernelBytes = try readInput(kernel, what: "kernel")

@@ -7,6 +7,9 @@ public enum GuestMemoryError: Error, Equatable, CustomStringConvertible {
     case overlappingRegions(GuestRange, GuestRange)
     case badRegion(start: GuestAddress, size: UInt64)
     case mapFailed(size: UInt64, errno: Errno)
+    /// A range to give back that is not aligned to the host's page size.
+    case discardMisaligned(GuestRange, pageSize: UInt64)
+    case discardFailed(GuestRange, errno: Errno)
 
     public var description: String {
         switch self {
@@ -18,6 +21,10 @@ public enum GuestMemoryError: Error, Equatable, CustomStringConvertible {
             "guest RAM region at \(start) of size \(hex(size)) is empty, unaligned or wraps"
         case .mapFailed(let size, let errno):
             "cannot map \(size / (1 << 20)) MiB of guest RAM: \(errno)"
+        case .discardMisaligned(let range, let pageSize):
+            "guest RAM \(range) cannot be given back: not aligned to the host's \(pageSize)-byte pages"
+        case .discardFailed(let range, let errno):
+            "cannot give guest RAM \(range) back to the host: \(errno)"
         }
     }
 }
@@ -104,6 +111,32 @@ public final class GuestMemory: @unchecked Sendable {
         // region's mapping, which lives as long as self.
         let start = region.base + Int(address.raw - region.range.start.raw)
         return body(UnsafeMutableRawBufferPointer(start: start, count: length))
+    }
+
+    /// The host's page size: the unit `discard` works in.
+    public static let hostPageSize: UInt64 = {
+        let size = sysconf(Int32(_SC_PAGESIZE))
+        return size > 0 ? UInt64(size) : 4096
+    }()
+
+    /// Gives the host memory behind `range` back (madvise MADV_DONTNEED):
+    /// the mappings are private and anonymous, so the guest reads zeros
+    /// there next time and the host allocates afresh only then. The range
+    /// must lie inside one region and be aligned to the host's page size.
+    public func discard(_ range: GuestRange) throws(GuestMemoryError) {
+        guard range.size > 0 else { return }
+        let pageSize = Self.hostPageSize
+        guard range.start.raw % pageSize == 0, range.size % pageSize == 0 else {
+            throw .discardMisaligned(range, pageSize: pageSize)
+        }
+        guard let size = Int(exactly: range.size) else { throw .outOfRange(range.start, length: range.size) }
+        let failure = try withBytes(at: range.start, length: size) { bytes -> Int32 in
+            // SAFETY: withBytes proved the range lies inside one of our
+            // mappings and the checks above made it whole host pages, so
+            // madvise touches no memory but guest RAM.
+            madvise(bytes.baseAddress, bytes.count, MADV_DONTNEED) == 0 ? 0 : Glibc.errno
+        }
+        guard failure == 0 else { throw .discardFailed(range, errno: Errno(rawValue: failure)) }
     }
 
     public func write(_ bytes: some Collection<UInt8>, at address: GuestAddress) throws(GuestMemoryError) {

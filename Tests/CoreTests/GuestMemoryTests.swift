@@ -1,4 +1,5 @@
 @testable import LKVMCore
+import LKVMTestSupport
 import XCTest
 
 final class GuestMemoryTests: XCTestCase {
@@ -56,5 +57,46 @@ final class GuestMemoryTests: XCTestCase {
         let mappings = try makeMemory().hostMappings
         XCTAssertEqual(mappings.map(\.guest.start.raw), [0, 0x10_0000])
         XCTAssertTrue(mappings.allSatisfy { $0.hostAddress != 0 && $0.hostAddress % 4096 == 0 })
+    }
+
+    func testDiscardZeroesThePagesAndLeavesTheirNeighbours() throws {
+        let memory = try makeMemory()
+        let page = GuestMemory.hostPageSize
+        try XCTSkipIf(page > 0x4000, "host pages of \(page) bytes do not fit this layout")
+        try memory.fill(0xAB, count: 0x10000, at: GuestAddress(0))
+        try memory.discard(GuestRange(start: GuestAddress(page), size: 2 * page)!)
+        XCTAssertEqual(try memory.read(Int(2 * page), at: GuestAddress(page)), Array(repeating: 0, count: Int(2 * page)))
+        XCTAssertEqual(try memory.read(Int(page), at: GuestAddress(0)), Array(repeating: 0xAB, count: Int(page)))
+        XCTAssertEqual(try memory.read(Int(page), at: GuestAddress(3 * page)), Array(repeating: 0xAB, count: Int(page)))
+        try memory.store(UInt32(7), at: GuestAddress(page))
+        XCTAssertEqual(try memory.load(UInt32.self, at: GuestAddress(page)), 7, "a discarded page is usable again")
+    }
+
+    func testDiscardRefusesMisalignedRangesAndRangesOutsideRAM() throws {
+        let memory = try makeMemory()
+        let page = GuestMemory.hostPageSize
+        try memory.fill(0xAB, count: 0x100, at: GuestAddress(0))
+        XCTAssertThrowsError(try memory.discard(GuestRange(start: GuestAddress(0x10), size: page)!)) {
+            XCTAssertEqual($0 as? GuestMemoryError,
+                           .discardMisaligned(GuestRange(start: GuestAddress(0x10), size: page)!, pageSize: page))
+        }
+        XCTAssertThrowsError(try memory.discard(GuestRange(start: GuestAddress(0), size: page + 1)!))
+        // In the gap between the regions, and across the end of the first.
+        XCTAssertThrowsError(try memory.discard(GuestRange(start: GuestAddress(0x20000), size: page)!))
+        XCTAssertThrowsError(try memory.discard(GuestRange(start: GuestAddress(0x10000 - page), size: 2 * page)!))
+        XCTAssertEqual(try memory.read(0x100, at: GuestAddress(0)), Array(repeating: 0xAB, count: 0x100),
+                       "refused discards leave RAM alone")
+        XCTAssertNoThrow(try memory.discard(GuestRange(start: GuestAddress(0), size: 0)!), "nothing to give back")
+    }
+
+    func testDiscardedMemoryLeavesTheProcess() throws {
+        let memory = try GuestMemory(ranges: [GuestRange(start: GuestAddress(0), size: 16 << 20)!])
+        let mapping = try XCTUnwrap(memory.hostMappings.first)
+        try memory.fill(0x5A, count: 16 << 20, at: GuestAddress(0))
+        let touched = try XCTUnwrap(residentBytes(of: mapping), "no /proc/self/smaps entry for guest RAM")
+        XCTAssertGreaterThanOrEqual(touched, 16 << 20)
+        try memory.discard(GuestRange(start: GuestAddress(4 << 20), size: 8 << 20)!)
+        let after = try XCTUnwrap(residentBytes(of: mapping))
+        XCTAssertEqual(touched - after, 8 << 20, "the 8 MiB given back are no longer resident")
     }
 }

@@ -357,7 +357,41 @@ extension GuestInputCase {
         }
     }
 
-    static let all: [GuestInputCase] = virtqueueCases + blockCases + ninePCases + ninePQueueCases
+    /// virtio-balloon inflateq buffers no honest driver sends, over both
+    /// transports: page numbers are guest data like any other.
+    static let balloonCases: [GuestInputCase] = CatalogGuest.Transport.allCases.flatMap { transport in
+        // (name, answer, PFN bytes (placed at 0x20000, after 0xFF-filling it), wild PFNs, ignored bytes)
+        let cases: [(String, String, [UInt8], UInt64, UInt64)] = [
+            ("inflate of PFNs outside guest RAM (0x100, 2^32-1)", "skipped and counted; buffer returned; queue goes on",
+             [0x00, 0x01, 0, 0, 0xFF, 0xFF, 0xFF, 0xFF], 2, 0),
+            ("inflate array of 896 KiB, all wild", "every PFN skipped and counted; buffer returned; queue goes on",
+             [UInt8](repeating: 0xFF, count: 0xE0000), 0xE0000 / 4, 0),
+            ("inflate of 7 bytes (not whole PFNs)", "one PFN taken, 3 bytes ignored and counted; queue goes on",
+             [0x41, 0, 0, 0, 1, 2, 3], 0, 3),
+        ]
+        return cases.map { name, answer, bytes, wild, ignored in
+            GuestInputCase(group: "virtio-balloon inflateq (over \(transport.rawValue))", name: name, answer: answer) {
+                let balloon = VirtioBalloon()
+                let guest = try CatalogGuest(transport, device: balloon)
+                guest.bringUp()
+                try guest.memory.fill(0xAB, count: 0x1000, at: GuestAddress(0x10000))
+                try guest.memory.write(bytes[...], at: GuestAddress(0x20000))
+                try require(guest.submit([.init(address: 0x20000, length: UInt32(bytes.count), writable: false)]),
+                            "the buffer was returned")
+                let status = balloon.status
+                try require(status.wildPFNs == wild, "wild PFNs \(status.wildPFNs), expected \(wild)")
+                try require(status.ignoredPFNBytes == ignored, "ignored bytes \(status.ignoredPFNBytes), expected \(ignored)")
+                try require(!guest.needsReset, "the queue goes on")
+                try require(try guest.memory.read(0x1000, at: GuestAddress(0x10000)) == [UInt8](repeating: 0xAB, count: 0x1000),
+                            "other guest pages are untouched")
+                try guest.memory.write([0x30, 0, 0, 0], at: GuestAddress(0x20000))
+                try require(guest.submit([.init(address: 0x20000, length: 4, writable: false)]), "a good inflate after it")
+                try require(balloon.status.inflatedPages == status.inflatedPages + 1, "the good inflate counted")
+            }
+        }
+    }
+
+    static let all: [GuestInputCase] = virtqueueCases + blockCases + ninePCases + ninePQueueCases + balloonCases
 }
 
 final class MalformedGuestInputCatalogTests: XCTestCase {
@@ -373,6 +407,7 @@ final class MalformedGuestInputCatalogTests: XCTestCase {
     func testVirtioBlockRequests() { runCases(GuestInputCase.blockCases) }
     func testNinePRequests() { runCases(GuestInputCase.ninePCases) }
     func testNinePThroughTheQueue() { runCases(GuestInputCase.ninePQueueCases) }
+    func testBalloonInflateBuffers() { runCases(GuestInputCase.balloonCases) }
 
     /// Each case on its own thread with a deadline (a hang fails the case
     /// instead of the suite), then the descriptor count compared.

@@ -35,6 +35,7 @@ public enum VirtioDeviceCatalog {
         VirtioConsole.catalogEntry,
         VirtioNet.catalogEntry,
         VirtioVsock.catalogEntry,
+        VirtioBalloon.catalogEntry,
     ]
 
     public static func entry(named name: String) throws(VirtioCatalogError) -> VirtioCatalogEntry {

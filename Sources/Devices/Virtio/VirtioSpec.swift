@@ -5,6 +5,7 @@ public enum VirtioDeviceType: UInt32, Sendable {
     case block = 2
     case console = 3
     case entropy = 4
+    case balloon = 5
     case ninePTransport = 9
     case socket = 19
 }

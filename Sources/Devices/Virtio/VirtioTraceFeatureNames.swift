@@ -13,6 +13,7 @@ enum VirtioTraceFeatureNames {
         case .ninePTransport: return bit == 0 ? "MOUNT_TAG" : nil
         case .entropy: return nil
         case .socket: return bit == 0 ? "STREAM" : bit == 1 ? "SEQPACKET" : nil
+        case .balloon: return balloon[bit]
         }
     }
 
@@ -27,6 +28,11 @@ enum VirtioTraceFeatureNames {
         1: "SIZE_MAX", 2: "SEG_MAX", 4: "GEOMETRY", 5: "RO", 6: "BLK_SIZE", 9: "FLUSH",
         10: "TOPOLOGY", 11: "CONFIG_WCE", 12: "MQ", 13: "DISCARD", 14: "WRITE_ZEROES",
         15: "LIFETIME", 16: "SECURE_ERASE", 17: "ZONED",
+    ]
+
+    static let balloon: [Int: String] = [
+        0: "MUST_TELL_HOST", 1: "STATS_VQ", 2: "DEFLATE_ON_OOM", 3: "FREE_PAGE_HINT",
+        4: "PAGE_POISON", 5: "PAGE_REPORTING",
     ]
 
     static let console: [Int: String] = [0: "SIZE", 1: "MULTIPORT", 2: "EMERG_WRITE"]

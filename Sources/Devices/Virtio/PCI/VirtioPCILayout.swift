@@ -50,6 +50,7 @@ enum VirtioPCIIdentity {
         case .block: 0x01_80_00        // other mass storage controller
         case .console: 0x07_80_00      // other communication controller
         case .entropy: 0x10_80_00      // other encryption controller
+        case .balloon: 0x05_80_00      // other memory controller
         case .ninePTransport: 0x02_80_00  // other network controller
         case .socket: 0x07_80_00       // other communication controller
         }

@@ -1,0 +1,1 @@
+protocol BalloonControl: AnyObject { func setTarget(mebibytes: Int) throws; var statusFields: [(String, Int64)] { get } }
