@@ -5,11 +5,13 @@
 #   S_ARGS      extra `lkvm run` arguments (e.g. -c 2)
 #   S_PARAMS    extra guest kernel parameters (lab.scenario=NAME is always added)
 #   S_EXPECT    extended regexes that must all appear in the scenario's console
-#               output (besides "lkvm exit=0") for it to pass
+#               output (besides "lkvm exit=$S_EXIT") for it to pass
 #   S_REJECT    extended regexes that must not appear
 #   S_VERB      the lkvm verb: run (default) or sandbox; sandbox boots L2's
 #               kernel with L1's root as its read-only root and runs
 #               S_COMMAND (an argv) in it instead of L2's initramfs
+#   S_EXIT      the VMM's exit status the scenario wants (default 0; 137 for
+#               a scenario whose L1 side kills it with SIGKILL)
 #   S_INTERACTIVE=1 when the user's terminal drives L2's console
 #   S_INPUT_AFTER, S_INPUT  console input for a non-interactive scenario: once
 #               a console line contains the text S_INPUT_AFTER, the line
@@ -104,6 +106,30 @@ scenario_balloon() {
     S_REJECT=('DEVICE_NEEDS_RESET' 'lkvm.virtio.balloon')
 }
 
+# Durability against the VMM dying: L2 writes 8 MiB (lab_durable_pattern)
+# and fsyncs it (busybox dd conv=fsync: the guest's own FLUSH / Tfsync), then
+# prints a marker; L1's wrapper (lab/l1/hooks.sh, lab_kill_at) sends SIGKILL
+# to lkvm the moment the marker line comes out, and once lkvm is dead
+# compares the image (or the shared file) byte for byte with the pattern.
+# What the guest was told is durable must be in the host file.
+scenario_durable_blk() {
+    S_ARGS=(--disk=/tmp/lab-durable.img --virtio-transport=mmio)
+    S_WRAP=/tmp/lab-kill-at
+    S_EXIT=137
+    S_EXPECT=('LAB-L2: durable blk fsync done' 'LAB-L1: durable SIGKILL sent to the VMM'
+        'LAB-L1: durable blk acknowledged bytes present=ok')
+    S_REJECT=('LAB-L2: durable blk write failed')
+}
+
+scenario_durable_9p() {
+    S_ARGS=(--9p=/tmp/lab-durable-share,durable --virtio-transport=mmio)
+    S_WRAP=/tmp/lab-kill-at
+    S_EXIT=137
+    S_EXPECT=('LAB-L2: durable 9p fsync done' 'LAB-L1: durable SIGKILL sent to the VMM'
+        'LAB-L1: durable 9p acknowledged bytes present=ok')
+    S_REJECT=('LAB-L2: durable 9p write failed')
+}
+
 # For make bench: virtio-blk and virtio-9p throughput (not in the suite).
 scenario_bench_io() {
     S_ARGS=(--disk=/tmp/lab-bench.img --9p=/tmp/lab-bench-share,bench --virtio-transport=mmio)
@@ -192,7 +218,7 @@ scenario_custom() {
 # The virtio scenarios again over virtio-pci (the pc board's default): the
 # stock kernel's virtio_pci driver finds them through the PCI root ACPI
 # describes, and uses one MSI-X vector per queue.
-for base in rng blk 9p hvc net net_user vsock bench_io balloon; do
+for base in rng blk 9p hvc net net_user vsock bench_io balloon durable_blk durable_9p; do
     eval "scenario_${base}_pci() {
         scenario_$base
         S_ARGS=(\"\${S_ARGS[@]/--virtio-transport=mmio/--virtio-transport=pci}\")

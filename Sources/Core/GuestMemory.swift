@@ -29,6 +29,17 @@ public enum GuestMemoryError: Error, Equatable, CustomStringConvertible {
     }
 }
 
+/// A guest buffer for vectored I/O: `length` bytes at `address`.
+public struct GuestBuffer: Equatable, Sendable {
+    public let address: GuestAddress
+    public let length: Int
+
+    public init(address: GuestAddress, length: Int) {
+        self.address = address
+        self.length = length
+    }
+}
+
 /// One host mapping backing a guest-physical range, as KVM needs to see it.
 public struct HostMapping: Sendable {
     public let guest: GuestRange
@@ -137,6 +148,31 @@ public final class GuestMemory: @unchecked Sendable {
             madvise(bytes.baseAddress, bytes.count, MADV_DONTNEED) == 0 ? 0 : Glibc.errno
         }
         guard failure == 0 else { throw .discardFailed(range, errno: Errno(rawValue: failure)) }
+    }
+
+    /// Runs `body` with one `iovec` per buffer, in order, each pointing at the
+    /// host bytes of that guest range: vectored I/O (preadv/pwritev) straight
+    /// between a file and guest RAM, with no copy in between. Every buffer is
+    /// checked first to lie wholly inside one region, overflow included; a
+    /// buffer that runs from one region into the next is refused like any
+    /// other access (guest-contiguous regions are not host-contiguous).
+    /// The vectors are valid during `body` only: keep nothing from them.
+    public func withIOVectors<R>(
+        _ buffers: [GuestBuffer], _ body: (UnsafeBufferPointer<iovec>) -> R
+    ) throws(GuestMemoryError) -> R {
+        var vectors: [iovec] = []
+        vectors.reserveCapacity(buffers.count)
+        for buffer in buffers {
+            guard buffer.length >= 0, let region = region(for: buffer.address, length: UInt64(buffer.length)) else {
+                throw .outOfRange(buffer.address, length: UInt64(max(buffer.length, 0)))
+            }
+            // SAFETY: region(for:) proved the buffer lies inside this region's
+            // mapping, which lives as long as self; the pointers go to `body`
+            // only, for the duration of this call, which holds self alive.
+            let start = region.base + Int(buffer.address.raw - region.range.start.raw)
+            vectors.append(iovec(iov_base: start, iov_len: buffer.length))
+        }
+        return withExtendedLifetime(self) { vectors.withUnsafeBufferPointer { body($0) } }
     }
 
     public func write(_ bytes: some Collection<UInt8>, at address: GuestAddress) throws(GuestMemoryError) {

@@ -415,8 +415,18 @@ final class VirtioBlockTests: XCTestCase {
         XCTAssertEqual(status(driver), 0)
         XCTAssertEqual(submit(driver, Self.layout(header: Self.header(type: 4), memory: driver.memory)), 1)
         XCTAssertEqual(status(driver), 0)
+        // Sector-aligned guest buffers go straight between guest RAM and the file.
+        XCTAssertEqual(submit(driver, Self.layout(header: Self.header(type: 0, sector: 12), writableData: [512, 1024],
+                                                  memory: driver.memory)), 1537)
+        XCTAssertEqual(status(driver), 0)
+        XCTAssertEqual(try driver.memory.read(1536, at: GuestAddress(Self.writableDataAddress)), Array(image[(12 * 512)...(15 * 512 - 1)]))
+        let aligned = Self.pattern(1024, seed: 5)
+        XCTAssertEqual(submit(driver, Self.layout(header: Self.header(type: 1, sector: 2), readableData: aligned,
+                                                  memory: driver.memory)), 1)
+        XCTAssertEqual(status(driver), 0)
         var expected = image
         expected.replaceSubrange((9 * 512)..<(11 * 512), with: data)
+        expected.replaceSubrange((2 * 512)..<(4 * 512), with: aligned)
         XCTAssertEqual(try fileBytes(path), expected)
     }
 

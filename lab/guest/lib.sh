@@ -105,6 +105,13 @@ lab_pattern() {
     yes "lkvm-lab-pattern-$1" | head -c 1048576
 }
 
+# lab_durable_pattern: 8 MiB in which every 512-byte sector is different
+# (its number, zero-padded, and a newline), so a sector lost, stale or
+# misplaced shows up. (awk: 8x faster than seq's 1M short lines under TCG.)
+lab_durable_pattern() {
+    awk 'BEGIN { for (i = 0; i < 16384; i++) printf "%0511d\n", i }'
+}
+
 # lab_vmm_mem PID RAM_MIB: a VMM process's memory from /proc (make bench):
 # "vmrss=KB guest=KB overhead=KB anon=KB file=KB". guest is the Rss of the
 # anonymous mapping of exactly RAM_MIB MiB (guest RAM: lkvm's GuestMemory,

@@ -97,6 +97,74 @@ l1_after_bench_mem() {
     rm -f /tmp/lab-bench-mem /tmp/lab-bench-mem.out /tmp/lab-bench-mem.in
 }
 
+# durable_blk, durable_9p: S_WRAP runs the VMM through /tmp/lab-kill-at,
+# which passes its output on line by line and sends it SIGKILL as soon as a
+# line holds "fsync done" (L2 then idles, so lkvm cannot exit on its own
+# first). Once lkvm is dead, L1 compares what L2 wrote with the pattern.
+lab_make_kill_at() {
+    cat >/tmp/lab-kill-at <<'WRAP'
+#!/bin/sh
+fifo=/tmp/lab-kill-at.out
+rm -f "$fifo"
+mkfifo "$fifo" || exit 125
+"$@" </dev/null >"$fifo" 2>&1 &
+pid=$!
+killed=
+while IFS= read -r line; do
+    printf '%s\n' "$line"
+    case $line in
+    *"LAB-L2: durable "*" fsync done"*)
+        if [ -z "$killed" ]; then
+            kill -9 $pid && echo "LAB-L1: durable SIGKILL sent to the VMM"
+            killed=1
+        fi ;;
+    esac
+done <"$fifo"
+wait $pid
+rc=$?
+rm -f "$fifo"
+exit $rc
+WRAP
+    chmod +x /tmp/lab-kill-at
+}
+
+# lab_durable_check WHAT FILE: FILE must hold exactly lab_durable_pattern.
+lab_durable_check() {
+    local diff at
+    if diff=$(lab_durable_pattern | cmp - "$2" 2>&1); then
+        echo "LAB-L1: durable $1 acknowledged bytes present=ok"
+        return
+    fi
+    # cmp: "- FILE differ: char N, line L" (N counts from 1), or "EOF on ...".
+    at=$(echo "$diff" | sed -n 's/.*differ: char \([0-9]*\).*/\1/p')
+    if [ -n "$at" ]; then
+        echo "LAB-L1: durable $1 acknowledged bytes present=bad (first difference at byte $((at - 1)))"
+    else
+        echo "LAB-L1: durable $1 acknowledged bytes present=bad (${diff:-cmp failed})"
+    fi
+}
+
+l1_before_durable_blk() {
+    lab_make_kill_at
+    dd if=/dev/zero of=/tmp/lab-durable.img bs=1048576 count=8 2>/dev/null
+}
+
+l1_after_durable_blk() {
+    lab_durable_check blk /tmp/lab-durable.img
+    rm -f /tmp/lab-durable.img /tmp/lab-kill-at
+}
+
+l1_before_durable_9p() {
+    lab_make_kill_at
+    rm -rf /tmp/lab-durable-share
+    mkdir -p /tmp/lab-durable-share
+}
+
+l1_after_durable_9p() {
+    lab_durable_check 9p /tmp/lab-durable-share/durable.bin
+    rm -rf /tmp/lab-durable-share /tmp/lab-kill-at
+}
+
 # net: a TAP interface in L1 that L2's virtio-net card plugs into.
 l1_before_net() {
     tunctl -t lab-tap0 >/dev/null

@@ -1,4 +1,5 @@
 import Glibc
+import LKVMCore
 import Logging
 
 /// Why a disk image could not be opened, or a transfer on it failed.
@@ -48,13 +49,23 @@ public enum BlockImageError: Error, Equatable, CustomStringConvertible {
     private static func text(_ errno: Int32) -> String { String(cString: strerror(errno)) }
 }
 
+/// Why a transfer between the image and guest RAM failed: a guest buffer
+/// that is not RAM (the driver broke the queue's rules), or the host I/O.
+public enum BlockGuestTransferError: Error, Equatable {
+    case guestMemory(GuestMemoryError)
+    case image(BlockImageError)
+}
+
 /// A raw disk image: a regular file whose bytes are the disk's, sector 0 at
 /// offset 0. Capacity is the whole 512-byte sectors it holds, fixed at open;
 /// a trailing partial sector stays out of the guest's reach (with a warning).
 ///
-/// Transfers use pread/pwrite at explicit offsets, so concurrent callers
-/// never share a file position. With `direct` the file is opened O_DIRECT and
-/// every transfer goes through a page-aligned bounce buffer.
+/// Transfers use pread/pwrite (preadv/pwritev for guest RAM) at explicit
+/// offsets, so concurrent callers never share a file position. Guest data
+/// moves straight between the file and guest RAM, with no host copy. With
+/// `direct` the file is opened O_DIRECT: guest buffers go straight too when
+/// they are sector aligned (and the file system takes them), else through a
+/// page-aligned bounce buffer, as do the byte-array transfers.
 public final class BlockImage: Sendable {
     public let path: String
     public let isReadOnly: Bool
@@ -165,6 +176,20 @@ public final class BlockImage: Sendable {
         }.get()
     }
 
+    /// Reads image bytes from `offset` straight into guest RAM, filling
+    /// `buffers` front to back; all of them or an error.
+    public func read(at offset: UInt64, into buffers: [GuestBuffer],
+                     of memory: GuestMemory) throws(BlockGuestTransferError) {
+        try transfer(.read, at: offset, buffers, memory)
+    }
+
+    /// Writes `buffers` of guest RAM, front to back, to the image at `offset`.
+    public func write(at offset: UInt64, from buffers: [GuestBuffer],
+                      of memory: GuestMemory) throws(BlockGuestTransferError) {
+        guard !isReadOnly else { throw .image(.readOnly) }
+        try transfer(.write, at: offset, buffers, memory)
+    }
+
     /// fdatasync: what the guest's FLUSH asks for (data, not timestamps).
     public func flush() throws(BlockImageError) {
         while fdatasync(descriptor) != 0 {
@@ -183,6 +208,108 @@ public final class BlockImage: Sendable {
     }
 
     private enum Direction { case read, write }
+
+    /// Linux's UIO_MAXIOV: the most vectors one preadv/pwritev takes.
+    static let maxVectors = 1024
+
+    private func transfer(_ direction: Direction, at offset: UInt64, _ buffers: [GuestBuffer],
+                          _ memory: GuestMemory) throws(BlockGuestTransferError) {
+        var count = 0
+        for buffer in buffers {
+            let (sum, overflow) = count.addingReportingOverflow(max(buffer.length, 0))
+            guard !overflow else { throw .image(.outsideImage(offset: offset, count: Int.max)) }
+            count = sum
+        }
+        do { try checkRange(offset: offset, count: count) } catch { throw .image(error) }
+        let sector = UInt64(VirtioBlockSizes.sector)
+        if usesDirectIO, !buffers.allSatisfy({ $0.address.raw % sector == 0 && $0.length % Int(sector) == 0 }) {
+            return try bounce(direction, at: offset, buffers, memory, count: count)
+        }
+        let result: Result<Void, BlockImageError>
+        do {
+            result = try memory.withIOVectors(buffers) { vectors in
+                Result { () throws(BlockImageError) in try transferVectored(direction, vectors, at: offset) }
+            }
+        } catch {
+            throw .guestMemory(error)
+        }
+        switch result {
+        case .success: return
+        // O_DIRECT may want more than sector alignment (a 4 KiB-sector disk).
+        case .failure(.readFailed(_, EINVAL)) where usesDirectIO,
+             .failure(.writeFailed(_, EINVAL)) where usesDirectIO:
+            try bounce(direction, at: offset, buffers, memory, count: count)
+        case .failure(let error):
+            throw .image(error)
+        }
+    }
+
+    /// Guest data through a host buffer: O_DIRECT with unaligned guest buffers.
+    private func bounce(_ direction: Direction, at offset: UInt64, _ buffers: [GuestBuffer],
+                        _ memory: GuestMemory, count: Int) throws(BlockGuestTransferError) {
+        switch direction {
+        case .read:
+            let bytes: [UInt8]
+            do { bytes = try read(count, at: offset) } catch { throw .image(error) }
+            var done = 0
+            for buffer in buffers {
+                do { try memory.write(bytes[done..<(done + buffer.length)], at: buffer.address) } catch {
+                    throw .guestMemory(error)
+                }
+                done += buffer.length
+            }
+        case .write:
+            var bytes: [UInt8] = []
+            bytes.reserveCapacity(count)
+            for buffer in buffers {
+                do { bytes += try memory.read(buffer.length, at: buffer.address) } catch { throw .guestMemory(error) }
+            }
+            do { try write(bytes, at: offset) } catch { throw .image(error) }
+        }
+    }
+
+    /// preadv/pwritev until every byte moved: they may stop short on a
+    /// signal, and take at most `maxVectors` vectors at a time.
+    private func transferVectored(_ direction: Direction, _ vectors: UnsafeBufferPointer<iovec>,
+                                  at offset: UInt64) throws(BlockImageError) {
+        // SAFETY: the vectors point into guest RAM that GuestMemory checked
+        // and keeps mapped for the caller's closure, which this call is
+        // inside; this copy is advanced past moved bytes and dies with it.
+        var pending = Array(vectors)
+        var first = 0
+        var position = offset  // checkRange kept offset + count inside the file
+        while true {
+            while first < pending.count, pending[first].iov_len == 0 { first += 1 }
+            guard first < pending.count else { return }
+            let batch = Int32(min(pending.count - first, Self.maxVectors))
+            let (moved, error) = pending.withUnsafeBufferPointer { all in
+                let moved = switch direction {
+                case .read: preadv(descriptor, all.baseAddress! + first, batch, off_t(position))
+                case .write: pwritev(descriptor, all.baseAddress! + first, batch, off_t(position))
+                }
+                return (moved, errno)
+            }
+            if moved < 0 {
+                if error == EINTR { continue }
+                throw direction == .read ? .readFailed(offset: position, errno: error)
+                    : .writeFailed(offset: position, errno: error)
+            }
+            if moved == 0 { throw .endOfFile(offset: position) }
+            position += UInt64(moved)
+            var left = moved
+            while left > 0 {
+                let length = pending[first].iov_len
+                if left >= length {
+                    left -= length
+                    first += 1
+                } else {
+                    pending[first].iov_base = pending[first].iov_base! + left
+                    pending[first].iov_len = length - left
+                    left = 0
+                }
+            }
+        }
+    }
 
     /// Loops until every byte moved: pread/pwrite may stop short on a signal.
     private func transfer(_ direction: Direction, _ buffer: UnsafeMutableRawBufferPointer,

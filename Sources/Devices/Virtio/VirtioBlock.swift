@@ -17,8 +17,9 @@ public final class VirtioBlock: VirtioDevice {
     public static let queueSize: UInt16 = 256
     /// Data segments per request; header and status take two more descriptors.
     public static let maxSegmentsPerRequest = UInt32(queueSize) - 2
-    /// Request data moves through host buffers of at most this size, so a
-    /// 4 GiB request never needs 4 GiB of host memory.
+    /// Request data moves in windows of at most this size, so a 4 GiB
+    /// request never needs 4 GiB of host memory when it has to go through a
+    /// bounce buffer (O_DIRECT with unaligned guest buffers).
     static let transferWindow = 1 << 20
 
     private struct State {
@@ -173,24 +174,30 @@ public final class VirtioBlock: VirtioDevice {
         return nil
     }
 
-    /// IN: image to the writable data buffers, one window at a time.
+    /// IN: image to the writable data buffers, straight into guest RAM, one
+    /// window at a time.
     private func readData(_ chain: DescriptorChain, memory: GuestMemory, sector: UInt64,
                           length: UInt64) throws(VirtQueueError) -> Outcome {
         var cursor = VirtioBlockSegmentCursor(segments: chain.writableSegments, memory: memory)
         let start = sector * UInt64(VirtioBlockSizes.sector)  // checkRange: no overflow
         var done: UInt64 = 0
         while done < length {
-            let count = Int(min(UInt64(Self.transferWindow), length - done))
-            let bytes: [UInt8]
-            do { bytes = try image.read(count, at: start + done) } catch {
-                return .ioError(.hostIO(error), dataWritten: done)
+            let buffers = cursor.take(Int(min(UInt64(Self.transferWindow), length - done)))
+            // Never empty (length is what the buffers hold): no endless loop.
+            guard !buffers.isEmpty else { return .ioError(.hostIO(.endOfFile(offset: start + done)), dataWritten: done) }
+            do { try image.read(at: start + done, into: buffers, of: memory) } catch {
+                switch error {
+                case .guestMemory(let error): throw .memory(error)
+                case .image(let error): return .ioError(.hostIO(error), dataWritten: done)
+                }
             }
-            done += UInt64(try cursor.scatter(bytes))
+            done += UInt64(buffers.reduce(0) { $0 + $1.length })
         }
         return Outcome(status: .ok, dataWritten: done)
     }
 
-    /// OUT: the readable data buffers (after the header) to the image.
+    /// OUT: the readable data buffers (after the header) to the image,
+    /// straight from guest RAM.
     private func writeData(_ chain: DescriptorChain, memory: GuestMemory, sector: UInt64,
                            length: UInt64) throws(VirtQueueError) -> Outcome {
         var cursor = VirtioBlockSegmentCursor(segments: chain.readableSegments, memory: memory,
@@ -198,9 +205,15 @@ public final class VirtioBlock: VirtioDevice {
         let start = sector * UInt64(VirtioBlockSizes.sector)
         var done: UInt64 = 0
         while done < length {
-            let bytes = try cursor.gather(Int(min(UInt64(Self.transferWindow), length - done)))
-            do { try image.write(bytes, at: start + done) } catch { return .ioError(.hostIO(error)) }
-            done += UInt64(bytes.count)
+            let buffers = cursor.take(Int(min(UInt64(Self.transferWindow), length - done)))
+            guard !buffers.isEmpty else { return .ioError(.hostIO(.endOfFile(offset: start + done))) }
+            do { try image.write(at: start + done, from: buffers, of: memory) } catch {
+                switch error {
+                case .guestMemory(let error): throw .memory(error)
+                case .image(let error): return .ioError(.hostIO(error))
+                }
+            }
+            done += UInt64(buffers.reduce(0) { $0 + $1.length })
         }
         return .ok
     }

@@ -40,6 +40,19 @@ struct VirtioBlockSegmentCursor {
         return (GuestAddress(segment.address.raw + offsetInSegment), Int(length))
     }
 
+    /// The guest buffers of the next `count` bytes (fewer if the buffers end
+    /// first), for I/O straight to or from guest memory.
+    mutating func take(_ count: Int) -> [GuestBuffer] {
+        var buffers: [GuestBuffer] = []
+        var taken = 0
+        while let piece = nextPiece(limit: count - taken) {
+            buffers.append(GuestBuffer(address: piece.address, length: piece.length))
+            advance(by: UInt64(piece.length))
+            taken += piece.length
+        }
+        return buffers
+    }
+
     /// Copies the next `count` bytes out of guest memory (fewer if the
     /// buffers end first).
     mutating func gather(_ count: Int) throws(VirtQueueError) -> [UInt8] {

@@ -1,0 +1,93 @@
+import Foundation
+import LKVMCore
+@testable import LKVMDevices
+import XCTest
+
+/// `BlockImage.read(at:into:of:)` and `write(at:from:of:)`: image bytes
+/// straight to and from guest RAM (preadv/pwritev on GuestMemory's vectors).
+final class BlockImageGuestTransferTests: XCTestCase {
+    private var path = ""
+
+    override func setUpWithError() throws {
+        path = FileManager.default.temporaryDirectory.appendingPathComponent("lkvm-blkio-\(UUID().uuidString).img").path
+        try Data(Self.image).write(to: URL(fileURLWithPath: path))
+    }
+
+    override func tearDownWithError() throws {
+        try? FileManager.default.removeItem(atPath: path)
+    }
+
+    static let image = VirtioBlockTests.pattern(32 * 512)
+
+    /// Two regions that touch at 0x10000, host-separate.
+    private func makeMemory() throws -> GuestMemory {
+        try GuestMemory(ranges: [
+            GuestRange(start: GuestAddress(0), size: 0x10000)!,
+            GuestRange(start: GuestAddress(0x10000), size: 0x10000)!,
+        ])
+    }
+
+    private func buffer(_ address: UInt64, _ length: Int) -> GuestBuffer {
+        GuestBuffer(address: GuestAddress(address), length: length)
+    }
+
+    private func fileBytes() throws -> [UInt8] { Array(try Data(contentsOf: URL(fileURLWithPath: path))) }
+
+    func testReadFillsBuffersInBothRegionsInOrder() throws {
+        let memory = try makeMemory()
+        let image = try BlockImage(path: path)
+        try image.read(at: 1000, into: [buffer(0xFFF0, 16), buffer(0x10000, 100), buffer(0x100, 7)], of: memory)
+        XCTAssertEqual(try memory.read(16, at: GuestAddress(0xFFF0)), Array(Self.image[1000..<1016]))
+        XCTAssertEqual(try memory.read(100, at: GuestAddress(0x10000)), Array(Self.image[1016..<1116]))
+        XCTAssertEqual(try memory.read(7, at: GuestAddress(0x100)), Array(Self.image[1116..<1123]))
+    }
+
+    func testWriteTakesBuffersInOrder() throws {
+        let memory = try makeMemory()
+        try memory.write([UInt8](repeating: 0xA1, count: 300), at: GuestAddress(0x2000))
+        try memory.write([UInt8](repeating: 0xB2, count: 212), at: GuestAddress(0x18000))
+        try BlockImage(path: path).write(at: 512, from: [buffer(0x2000, 300), buffer(0x18000, 212)], of: memory)
+        var expected = Self.image
+        expected.replaceSubrange(512..<812, with: [UInt8](repeating: 0xA1, count: 300))
+        expected.replaceSubrange(812..<1024, with: [UInt8](repeating: 0xB2, count: 212))
+        XCTAssertEqual(try fileBytes(), expected)
+    }
+
+    /// More buffers than one preadv/pwritev takes: moved in batches, whole.
+    func testMoreBuffersThanOneSystemCallTakes() throws {
+        let memory = try makeMemory()
+        let count = BlockImage.maxVectors * 2 + 5
+        let buffers = (0..<count).map { buffer(UInt64($0) * 8, 4) }  // every other 4 bytes
+        let image = try BlockImage(path: path)
+        try image.read(at: 0, into: buffers, of: memory)
+        for index in [0, 1, BlockImage.maxVectors, count - 1] {
+            XCTAssertEqual(try memory.read(4, at: GuestAddress(UInt64(index) * 8)), Array(Self.image[(index * 4)..<(index * 4 + 4)]))
+        }
+        try image.write(at: 4 * 512, from: buffers, of: memory)
+        XCTAssertEqual(Array(try fileBytes()[(4 * 512)..<(4 * 512 + count * 4)]), Array(Self.image[0..<(count * 4)]))
+    }
+
+    func testABufferSpanningTwoRegionsIsAGuestMemoryErrorAndTheImageIsUntouched() throws {
+        let memory = try makeMemory()
+        let image = try BlockImage(path: path)
+        let spanning = buffer(0xFF00, 0x200)
+        XCTAssertThrowsError(try image.write(at: 0, from: [buffer(0, 512), spanning], of: memory)) {
+            XCTAssertEqual($0 as? BlockGuestTransferError, .guestMemory(.outOfRange(spanning.address, length: 0x200)))
+        }
+        XCTAssertThrowsError(try image.read(at: 0, into: [spanning], of: memory)) {
+            XCTAssertEqual($0 as? BlockGuestTransferError, .guestMemory(.outOfRange(spanning.address, length: 0x200)))
+        }
+        XCTAssertEqual(try fileBytes(), Self.image)
+    }
+
+    func testTransfersOutsideTheImageOrToAReadOnlyImageAreImageErrors() throws {
+        let memory = try makeMemory()
+        XCTAssertThrowsError(try BlockImage(path: path).read(at: 31 * 512, into: [buffer(0, 1024)], of: memory)) {
+            XCTAssertEqual($0 as? BlockGuestTransferError, .image(.outsideImage(offset: 31 * 512, count: 1024)))
+        }
+        XCTAssertThrowsError(try BlockImage(path: path, readOnly: true).write(at: 0, from: [buffer(0, 512)], of: memory)) {
+            XCTAssertEqual($0 as? BlockGuestTransferError, .image(.readOnly))
+        }
+        XCTAssertEqual(try fileBytes(), Self.image)
+    }
+}
