@@ -45,6 +45,8 @@ static inline unsigned long ckvm_SET_CPUID2(void) { return KVM_SET_CPUID2; }
 static inline unsigned long ckvm_SET_MSRS(void) { return KVM_SET_MSRS; }
 static inline unsigned long ckvm_GET_LAPIC(void) { return KVM_GET_LAPIC; }
 static inline unsigned long ckvm_SET_LAPIC(void) { return KVM_SET_LAPIC; }
+static inline unsigned long ckvm_GET_CLOCK(void) { return KVM_GET_CLOCK; }
+static inline unsigned long ckvm_SET_CLOCK(void) { return KVM_SET_CLOCK; }
 #endif
 
 // The arm64 KVM API. <asm/kvm.h> of an x86 host lacks it, and the numbers
