@@ -36,6 +36,7 @@ extension VMController {
     /// Kicks every vCPU out of KVM_RUN and waits until all are parked (at most
     /// `timeout` seconds). A stop request still stops a paused VM at once.
     public func pause(timeout: Double = 5) -> PauseOutcome {
+        if isStopping { return .stopping }
         let wasRequested = gate.withLock { () -> Bool in
             if pauseState.requested { return true }
             pauseState.requested = true
@@ -85,7 +86,7 @@ extension VMController {
         switch pause(timeout: timeout) {
         case .alreadyPaused:
             // Someone else's pause: body runs only once it is complete.
-            guard isPaused else { return nil }
+            guard isPaused, !isStopping else { return nil }
             return try body(vcpus)
         case .paused:
             defer { resume() }
