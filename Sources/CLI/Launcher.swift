@@ -73,8 +73,17 @@ enum Launcher {
         for nic in nics {
             do { try nic.start() } catch { throw LKVMError(error.description) }
         }
+        // The control socket: lkvm list/stop/pause/... reach the VM through it.
+        var server: ControlServer?
+        if let lock = options.nameLock {
+            let handler = VMControlHandler(name: options.name, controller: controller, options: options)
+            do { server = try ControlServer(lock: lock, handler: handler) } catch { throw LKVMError(error.description) }
+        }
+        defer { server?.shutdown() }
         StartupProbe.report()
         let reason = run()
+        // Gone before the exit report: a `lkvm stop` waiting on the lock returns now.
+        server?.shutdown()
         for nic in nics { nic.stop() }
         TerminalMode.restore()
         report(reason, name: options.name)
@@ -90,6 +99,8 @@ enum Launcher {
             writeStandardError("\nlkvm: \(name) stopped by signal \(number)\n")
         case .consoleQuit:
             writeStandardError("\nlkvm: \(name): quit from the console\n")
+        case .stopRequested:
+            writeStandardError("\nlkvm: \(name) stopped by lkvm stop\n")
         case .powerOff, .reset, .halted:
             break
         }

@@ -80,7 +80,15 @@ struct RunCommand: ParsableCommand {
             handler.logLevel = debug ? .debug : .warning
             return handler
         }
-        let options = try validatedOptions()
+        var options = try validatedOptions()
+        // The name is taken before the VM is built: a second VM of the same
+        // name is refused at once, with the first one's pid.
+        if options.dumpDTB == nil {
+            do { options.nameLock = try VMNameLock(directory: RunDirectory.resolve(), name: options.name) } catch {
+                throw LKVMError(error.description)
+            }
+        }
+        defer { options.nameLock?.release() }
         let status = try Launcher.boot(options)
         throw ExitCode(status)
     }
@@ -168,6 +176,8 @@ struct LaunchOptions {
     let traceVirtio: VirtioTraceSelection?
     /// arm64: write the device tree here and exit instead of booting.
     var dumpDTB: String? = nil
+    /// This VM's claim on its name; the control socket is served under it.
+    var nameLock: VMNameLock? = nil
 }
 
 /// The host's physical RAM in MiB, or nil when sysconf cannot say.

@@ -11,13 +11,15 @@ public enum StopReason: Equatable, Sendable {
     case signal(Int32)
     /// The user typed the console's quit sequence (Ctrl-A x).
     case consoleQuit
+    /// `lkvm stop` through the control socket.
+    case stopRequested
     /// Something went wrong: one line, plus a register dump when a vCPU caused it.
     case fatal(message: String, registers: String?)
 
     /// lkvm's exit status: 0 when the guest itself asked to stop.
     public var exitStatus: Int32 {
         switch self {
-        case .powerOff, .reset, .halted, .consoleQuit: 0
+        case .powerOff, .reset, .halted, .consoleQuit, .stopRequested: 0
         case .signal(let number): 128 + number
         case .fatal: 1
         }
