@@ -133,3 +133,27 @@ final class ControlServerTests: XCTestCase {
         }
     }
 }
+
+final class RunDirectoryTests: XCTestCase {
+    func testTheEnvironmentPicksTheDirectoryAndForeignHomesAreSkipped() {
+        let env = ["LKVM_RUN_DIR": "/r", "XDG_RUNTIME_DIR": "/run/user/5", "HOME": "/home/u"]
+        XCTAssertEqual(RunDirectory.resolve(environment: { env[$0] }, isOurs: { _ in true }).path, "/r")
+        XCTAssertEqual(RunDirectory.resolve(environment: { $0 == "LKVM_RUN_DIR" ? nil : env[$0] },
+                                            isOurs: { _ in true }).path, "/run/user/5/lkvm")
+        XCTAssertEqual(RunDirectory.resolve(environment: { $0 == "HOME" ? env[$0] : nil }, isOurs: { _ in true }).path,
+                       "/home/u/.lkvm")
+        // sudo -u keeps the caller's HOME: not ours, so the per-uid /tmp directory.
+        XCTAssertEqual(RunDirectory.resolve(environment: { $0 == "LKVM_RUN_DIR" ? nil : env[$0] },
+                                            isOurs: { _ in false }).path, "/tmp/lkvm-\(geteuid())")
+    }
+
+    func testPrepareRefusesADirectoryOthersCanEnter() throws {
+        let path = "/tmp/lkvm-open-\(getpid())"
+        mkdir(path, 0o755)
+        chmod(path, 0o755)
+        defer { rmdir(path) }
+        XCTAssertThrowsError(try RunDirectory(path: path).prepare()) {
+            XCTAssertEqual($0 as? RunDirectoryError, .openToOthers(path: path, mode: 0o755))
+        }
+    }
+}
