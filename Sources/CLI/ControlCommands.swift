@@ -58,7 +58,9 @@ struct ListCommand: ParsableCommand {
                 continue  // a dead VM's leftovers, now cleaned
             } catch {
                 let pid = VMNameLock.ownerPID(directory: ControlVerb.directory, name: name).map { String($0) } ?? "?"
-                rows.append([name, pid, "unresponsive", "?", "?"])
+                if case .starting = error { rows.append([name, pid, "starting", "?", "?"]) } else {
+                    rows.append([name, pid, "unresponsive", "?", "?"])
+                }
             }
         }
         let widths = rows[0].indices.map { column in rows.map { $0[column].count }.max() ?? 0 }

@@ -146,6 +146,15 @@ final class ControlVerbTests: XCTestCase {
         XCTAssertEqual(try listRows().map { $0[0] }, ["twin"])
     }
 
+    func testSIGTERMRemovesTheSocketAndLockFile() throws {
+        let (process, _) = try startVM("termed")
+        kill(process.processIdentifier, SIGTERM)
+        process.waitUntilExit()
+        XCTAssertEqual(process.terminationStatus, 143)
+        XCTAssertNotEqual(access("\(runDir)/termed.sock", F_OK), 0)
+        XCTAssertNotEqual(access("\(runDir)/termed.lock", F_OK), 0)
+    }
+
     func testAKilledVMIsNeverListedAndItsNameCanBeReused() throws {
         let (process, _) = try startVM("doomed")
         kill(process.processIdentifier, SIGKILL)

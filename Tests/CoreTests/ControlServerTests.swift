@@ -120,6 +120,15 @@ final class ControlServerTests: XCTestCase {
         XCTAssertEqual(UnixSocket.readLine(silent, limit: 100), .closed)
     }
 
+    func testAVMThatHoldsItsNameButHasNoSocketYetIsStartingNotStale() throws {
+        let lock = try VMNameLock(directory: directory, name: "booting")
+        defer { lock.release() }
+        XCTAssertThrowsError(try ControlClient.send(.list, directory: directory, name: "booting")) {
+            XCTAssertEqual($0 as? ControlClientError, .starting(name: "booting"))
+        }
+        XCTAssertEqual(access(directory.lockFile(name: "booting"), F_OK), 0, "a live VM's lock file is never cleaned")
+    }
+
     func testTheClientTimesOutOnAVMThatDoesNotAnswer() throws {
         // A listener that never accepts: connect succeeds (backlog), no answer comes.
         let lock = try VMNameLock(directory: directory, name: "stuck")

@@ -7,12 +7,15 @@ public enum ControlClientError: Error, Equatable, CustomStringConvertible {
     case notRunning(name: String)
     /// The VM holds its name but did not answer in time.
     case timedOut(name: String)
+    /// The VM holds its name but serves no socket yet (it is being built).
+    case starting(name: String)
     case failed(name: String, String)
 
     public var description: String {
         switch self {
         case .notRunning(let name): "no VM named \(name) is running"
         case .timedOut(let name): "VM \(name) did not answer in time"
+        case .starting(let name): "VM \(name) is starting (its control socket is not up yet)"
         case .failed(let name, let why): "VM \(name): \(why)"
         }
     }
@@ -39,7 +42,7 @@ public enum ControlClient {
             if error == ENOENT || error == ECONNREFUSED {
                 // A socket nobody listens on: stale unless its VM is alive.
                 if !VMNameLock.isHeld(directory: directory, name: name) { throw .notRunning(name: name) }
-                throw .failed(name: name, "holds its name but does not accept connections")
+                throw .starting(name: name)
             }
             if error == EAGAIN || error == EWOULDBLOCK || error == EINPROGRESS { throw .timedOut(name: name) }
             throw .failed(name: name, "connect: \(String(cString: strerror(error)))")
