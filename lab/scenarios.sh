@@ -143,6 +143,21 @@ scenario_bench_mem() {
     S_EXPECT=('LAB-L2: bench mem ready' 'LAB-L1: bench mem vmrss=[0-9]')
 }
 
+# The control verbs from L1 (lab/l1/hooks.sh, l1_before_control): a second
+# named VM runs beside this one; both are listed; pausing this one stops the
+# guest's work (no new tick lines in 3 s) and its clock (no 3 s jump in its
+# uptime) and resuming continues them; debug shows registers; stop ends both
+# VMs (this one exits 0 through lkvm stop).
+scenario_control() {
+    S_WRAP=/tmp/lab-control
+    S_ARGS=(-c 2)
+    S_EXPECT=('LAB-L2: control tick 1 ' 'LAB-L1: control list both=ok' 'LAB-L1: control paused new-ticks=0$'
+        'LAB-L1: control resumed new-ticks=[1-9]' 'LAB-L1: control clock stopped=ok'
+        'LAB-L1: control debug registers=ok' 'LAB-L1: control stat memory=ok'
+        'LAB-L1: control stop second=ok' 'LAB-L1: control list after-stop=empty')
+    S_REJECT=('LAB-L1: control .*=bad')
+}
+
 # virtio-net over a TAP interface L1 made (lab/l1/hooks.sh): L2 pings L1.
 scenario_net() {
     S_ARGS=(--network=mode=tap,tapif=lab-tap0,guest_mac=52:54:00:12:34:56 --virtio-transport=mmio)

@@ -1,1 +1,9 @@
-protocol BalloonControl: AnyObject { func setTarget(mebibytes: Int) throws; var statusFields: [(String, Int64)] { get } }
+/// What the control verbs need from a memory balloon device. The virtio
+/// balloon conforms; the control handler finds it among the VM's virtio
+/// devices with `as? any BalloonControl`, so the verbs do not depend on it.
+protocol BalloonControl: AnyObject {
+    /// Asks the guest to hand back memory until the balloon holds `mebibytes`.
+    func setTarget(mebibytes: Int) throws
+    /// Figures for `lkvm stat` (name, value), in display order.
+    var statusFields: [(String, Int64)] { get }
+}

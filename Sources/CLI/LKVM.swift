@@ -18,7 +18,8 @@ struct LKVM: ParsableCommand {
             No KVM on this host? Boot the same arguments in the lab: lab/run -- ARGS
             """,
         version: "lkvm 0.1.0",
-        subcommands: [RunCommand.self, SandboxCommand.self])
+        subcommands: [RunCommand.self, SandboxCommand.self, ListCommand.self, StopCommand.self, PauseCommand.self,
+                      ResumeCommand.self, DebugCommand.self, StatCommand.self, BalloonCommand.self])
 
     /// One-line errors instead of ArgumentParser's usage dump: our users read
     /// errors in scripts and CI logs.

@@ -7,7 +7,17 @@ import LKVMKVM
 /// Builds the machine for the board's architecture and runs it to the end.
 enum Launcher {
     /// Why the VM stopped (its `exitStatus` is `lkvm run`'s).
-    static func boot(_ options: LaunchOptions) throws(LKVMError) -> StopReason {
+    static func boot(_ launch: LaunchOptions) throws(LKVMError) -> StopReason {
+        var options = launch
+        // The name is taken before the VM is built (lkvm run and sandbox
+        // alike): a second VM of the same name is refused at once, with the
+        // first one's pid. A dumped device tree starts no VM.
+        if options.dumpDTB == nil {
+            do { options.nameLock = try VMNameLock(directory: RunDirectory.resolve(), name: options.name) } catch {
+                throw LKVMError(error.description)
+            }
+        }
+        defer { options.nameLock?.release() }
         // Before any thread exists, so that only the waiting thread takes
         // SIGINT/SIGTERM and the wake-up signal.
         VMController.blockHandledSignals()
@@ -74,8 +84,17 @@ enum Launcher {
         for nic in nics {
             do { try nic.start() } catch { throw LKVMError(error.description) }
         }
+        // The control socket: lkvm list/stop/pause/... reach the VM through it.
+        var server: ControlServer?
+        if let lock = options.nameLock {
+            let handler = VMControlHandler(name: options.name, controller: controller, options: options, uart: uart)
+            do { server = try ControlServer(lock: lock, handler: handler) } catch { throw LKVMError(error.description) }
+        }
+        defer { server?.shutdown() }
         StartupProbe.report()
         let reason = run()
+        // Gone before the exit report: a `lkvm stop` waiting on the lock returns now.
+        server?.shutdown()
         for nic in nics { nic.stop() }
         // The vsock poll threads end and the VM's vsock sockets go.
         for device in options.virtio { (device as? VirtioVsock)?.stop() }
@@ -93,6 +112,8 @@ enum Launcher {
             writeStandardError("\nlkvm: \(name) stopped by signal \(number)\n")
         case .consoleQuit:
             writeStandardError("\nlkvm: \(name): quit from the console\n")
+        case .stopRequested:
+            writeStandardError("\nlkvm: \(name) stopped by lkvm stop\n")
         case .powerOff, .reset, .halted:
             break
         }

@@ -222,6 +222,8 @@ struct LaunchOptions {
     var symbolsPath: String? = nil
     /// Where guest console output goes (the sandbox adds a panic watch).
     var consoleOutput: any ConsoleOutput = StandardOutputConsole()
+    /// This VM's claim on its name; the control socket is served under it.
+    var nameLock: VMNameLock? = nil
 }
 
 /// The host's physical RAM in MiB, or nil when sysconf cannot say.

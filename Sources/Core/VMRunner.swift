@@ -11,13 +11,15 @@ public enum StopReason: Equatable, Sendable {
     case signal(Int32)
     /// The user typed the console's quit sequence (Ctrl-A x).
     case consoleQuit
+    /// `lkvm stop` through the control socket.
+    case stopRequested
     /// Something went wrong: one line, plus a register dump when a vCPU caused it.
     case fatal(message: String, registers: String?)
 
     /// lkvm's exit status: 0 when the guest itself asked to stop.
     public var exitStatus: Int32 {
         switch self {
-        case .powerOff, .reset, .halted, .consoleQuit: 0
+        case .powerOff, .reset, .halted, .consoleQuit, .stopRequested: 0
         case .signal(let number): 128 + number
         case .fatal: 1
         }
@@ -30,16 +32,24 @@ public enum StopReason: Equatable, Sendable {
 /// stays pending until it waits.
 public final class VMController: Sendable {
     private let reason = Mutex<StopReason?>(nil)
-    private let vcpus: [any VirtualCPU]
+    /// The VM's vCPUs, in id order. Their register ioctls must not race
+    /// KVM_RUN: use them inside `withVCPUsPaused`.
+    public let vcpus: [any VirtualCPU]
     private let waiter: pthread_t
+    /// Pause state, guarded by `gate`: parked vCPU threads sleep on it.
+    let gate = ParkingGate()
+    nonisolated(unsafe) var pauseState = PauseState()
+    /// Stops the guest's clock while paused (x86 kvmclock), if the backend can.
+    let clock: (any GuestClockFreezer)?
 
     /// Signal used to wake the thread in `waitForStop`.
     public static let wakeSignal = SIGUSR2
 
     /// Must be created on the thread that will call `waitForStop`.
-    public init(vcpus: [any VirtualCPU]) {
+    public init(vcpus: [any VirtualCPU], clock: (any GuestClockFreezer)? = nil) {
         self.vcpus = vcpus
         self.waiter = pthread_self()
+        self.clock = clock
     }
 
     public var stopReason: StopReason? { reason.withLock { $0 } }
@@ -55,6 +65,8 @@ public final class VMController: Sendable {
         }
         guard first else { return }
         for vcpu in vcpus { vcpu.requestExit() }
+        // Parked vCPUs and a pause waiting for them must see the stop too.
+        gate.withLock { gate.broadcast() }
         pthread_kill(waiter, Self.wakeSignal)
     }
 
@@ -122,14 +134,15 @@ public enum VMRunner {
         return reason
     }
 
-    private static func monotonicSeconds() -> Double {
-        var now = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &now)
-        return Double(now.tv_sec) + Double(now.tv_nsec) / 1e9
-    }
+    private static func monotonicSeconds() -> Double { ParkingGate.monotonicSeconds() }
 
     static func runLoop<CPU: VirtualCPU>(_ vcpu: CPU, buses: IOBuses, controller: VMController) {
-        while !controller.isStopping {
+        while true {
+            // Clear the last kick before looking at the flags: a stop or pause
+            // set after this look kicks again, after the clear, so none is lost.
+            vcpu.clearExitRequest()
+            if controller.isStopping { return }
+            if controller.parkIfPaused() { continue }
             let exit: VCPUExit
             do { exit = try vcpu.run(buses: buses) } catch {
                 controller.requestStop(.fatal(message: "vCPU \(vcpu.id): \(error)", registers: vcpu.registerDump()))

@@ -51,7 +51,7 @@ public final class ARM64Machine {
         } catch {
             throw .hypervisor(error)
         }
-        controller = VMController(vcpus: vcpus)
+        controller = VMController(vcpus: vcpus, clock: ARM64GuestClock(vcpus: vcpus))
         let machine = self.machine
         let layout = try ARM64DeviceLayout(
             plan: plan, memory: memory, output: output,

@@ -109,7 +109,7 @@ public final class PCMachine {
             throw .hypervisor(error)
         }
 
-        controller = VMController(vcpus: vcpus)
+        controller = VMController(vcpus: vcpus, clock: X86GuestClock(machine: machine))
         var pio = Bus(kind: "port I/O")
         var mmio = Bus(kind: "MMIO")
         var consoleUART: Serial8250?

@@ -47,6 +47,8 @@ static inline unsigned long ckvm_GET_MSRS(void) { return KVM_GET_MSRS; }
 static inline unsigned long ckvm_NMI(void) { return KVM_NMI; }
 static inline unsigned long ckvm_GET_LAPIC(void) { return KVM_GET_LAPIC; }
 static inline unsigned long ckvm_SET_LAPIC(void) { return KVM_SET_LAPIC; }
+static inline unsigned long ckvm_GET_CLOCK(void) { return KVM_GET_CLOCK; }
+static inline unsigned long ckvm_SET_CLOCK(void) { return KVM_SET_CLOCK; }
 #endif
 
 // The arm64 KVM API. <asm/kvm.h> of an x86 host lacks it, and the numbers

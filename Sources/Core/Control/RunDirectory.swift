@@ -38,12 +38,23 @@ public struct RunDirectory: Sendable, Equatable {
     public init(path: String) { self.path = path }
 
     /// The directory the environment names, not yet checked or created.
-    public static func resolve(environment: (String) -> String? = { name in getenv(name).map { String(cString: $0) } })
-        -> RunDirectory {
+    /// XDG_RUNTIME_DIR and HOME count only when they belong to us: under
+    /// `sudo -u` or `setpriv` they are often another user's, and lkvm must
+    /// not fail to boot for want of a place it could have chosen itself.
+    public static func resolve(environment: (String) -> String? = { name in getenv(name).map { String(cString: $0) } },
+                               isOurs: (String) -> Bool = RunDirectory.isOwnedByUs) -> RunDirectory {
         if let dir = environment("LKVM_RUN_DIR"), !dir.isEmpty { return RunDirectory(path: dir) }
-        if let dir = environment("XDG_RUNTIME_DIR"), !dir.isEmpty { return RunDirectory(path: dir + "/lkvm") }
-        if let home = environment("HOME"), !home.isEmpty, home != "/" { return RunDirectory(path: home + "/.lkvm") }
+        if let dir = environment("XDG_RUNTIME_DIR"), !dir.isEmpty, isOurs(dir) { return RunDirectory(path: dir + "/lkvm") }
+        if let home = environment("HOME"), !home.isEmpty, home != "/", isOurs(home) {
+            return RunDirectory(path: home + "/.lkvm")
+        }
         return RunDirectory(path: "/tmp/lkvm-\(geteuid())")
+    }
+
+    /// Whether `path` is a directory owned by the effective user.
+    public static func isOwnedByUs(_ path: String) -> Bool {
+        var info = stat()
+        return stat(path, &info) == 0 && info.st_mode & S_IFMT == S_IFDIR && info.st_uid == geteuid()
     }
 
     /// Creates the directory (0700) if needed and checks that it is ours and

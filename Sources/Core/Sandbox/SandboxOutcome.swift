@@ -50,6 +50,7 @@ public struct SandboxOutcome: Equatable, Sendable {
         case .halted: "the guest halted"
         case .signal(let number): "lkvm was stopped by signal \(number)"
         case .consoleQuit: "quit from the console"
+        case .stopRequested: "the VM was stopped by lkvm stop"
         case .fatal(let message, _): message
         }
     }
