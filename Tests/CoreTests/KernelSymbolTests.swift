@@ -63,6 +63,42 @@ final class KernelSymbolTests: XCTestCase {
         XCTAssertEqual(KernelLocation.describe(user, symbols: table), "ip 0x401000 (not in the kernel's text)")
     }
 
+    /// /proc/kallsyms of another boot of the same kernel: tabs and module
+    /// columns, addresses with that boot's slide, which may sit above ours.
+    func testKallsymsFromAnotherBootUndoesEitherSlide() {
+        let kallsyms = """
+            ffffffffae000000 T _text
+            ffffffffaee5a3a0 T default_idle
+            ffffffffaf000000 T entry_SYSCALL_64
+            ffffffffc0a01000 t kvm_init\t[kvm]
+            0000000000000000 T hidden_by_kptr_restrict
+            """
+        let table = SystemMap.parse(kallsyms)
+        XCTAssertEqual(table.symbols.map(\.name), ["_text", "default_idle", "entry_SYSCALL_64"])
+        // This boot sits 0x3000000 below the table's: a negative slide.
+        let below = VCPUDebugState(instructionPointer: 0xffffffffabe5a3b4, anchorSymbol: "entry_SYSCALL_64",
+                                   anchorValue: 0xffffffffac000000)
+        XCTAssertEqual(KernelLocation.describe(below, symbols: table),
+                       "ip 0xffffffffabe5a3b4 = default_idle+0x14 (KASLR slide -0x3000000 from the symbols' addresses)")
+        let same = VCPUDebugState(instructionPointer: 0xffffffffaee5a3b4, anchorSymbol: "entry_SYSCALL_64",
+                                  anchorValue: 0xffffffffaf000000)
+        XCTAssertEqual(KernelLocation.describe(same, symbols: table), "ip 0xffffffffaee5a3b4 = default_idle+0x14")
+    }
+
+    /// Debian ships a one-line placeholder System.map: say so, not "not ELF".
+    func testDebianPlaceholderSystemMapIsExplained() throws {
+        let path = NSTemporaryPath.make("placeholder")
+        defer { unlink(path) }
+        let text = "ffffffffffffffff B The real System.map is in the linux-image-<version>-dbg package\n"
+        let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+        _ = text.withCString { write(fd, $0, strlen($0)) }
+        close(fd)
+        XCTAssertThrowsError(try KernelSymbolFiles.load(path: path)) { error in
+            XCTAssertEqual(error as? KernelSymbolError, .noTextSymbols(path: path))
+            XCTAssertTrue("\(error)".contains("-dbg"))
+        }
+    }
+
     func testCandidatesFollowBuildTreesAndDebianLayouts() {
         XCTAssertEqual(KernelSymbolFiles.candidates(kernelPath: "/src/linux/arch/x86/boot/bzImage"),
                        ["/src/linux/arch/x86/boot/System.map", "/src/linux/arch/x86/boot/vmlinux",

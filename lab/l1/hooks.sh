@@ -183,7 +183,15 @@ wait_for() {
 }
 # check NAME ok|bad [WHY]: one judged line, "LAB-L1: control NAME=ok".
 check() { if [ "$2" = ok ]; then echo "LAB-L1: control $1=ok"; else echo "LAB-L1: control $1=bad ($3)"; fi; }
-"$@" --name lab-main </dev/null >"$out" 2>&1 &
+# x86: L1 runs the very kernel L2 boots, so L1's /proc/kallsyms (another
+# boot, another KASLR slide) is L2's symbol table; lkvm undoes the slide.
+# arm64's L1 runs the cloud flavour, which is not L2's kernel.
+symbols=
+if [ "$(uname -m)" = x86_64 ]; then
+    cat /proc/kallsyms >/tmp/lab-kallsyms
+    symbols="--symbols=/tmp/lab-kallsyms"
+fi
+"$@" --name lab-main $symbols </dev/null >"$out" 2>&1 &
 pid=$!
 "$@" -c 1 -m 128 --name lab-second </dev/null >"$out2" 2>&1 &
 pid2=$!
@@ -204,6 +212,13 @@ sed 's/^/LAB-L1: control debug: /' /tmp/lab-control.debug
 # Both vCPUs, with their instruction pointers (x86 "rip 0123...", arm64 "pc=0x...").
 if grep -qE '^vCPU 1( registers)?:' /tmp/lab-control.debug && grep -qE 'rip [0-9a-f]|pc=0x' /tmp/lab-control.debug; then
     check 'debug registers' ok; else check 'debug registers' bad "no register dump"; fi
+# With symbols, lkvm names the function each vCPU is in (L2's KASLR slide
+# found through LSTAR and undone).
+if [ -n "$symbols" ]; then
+    if grep -q 'kernel symbols: /tmp/lab-kallsyms' /tmp/lab-control.debug &&
+        [ "$(grep -cE '^  ip 0x[0-9a-f]+ = [A-Za-z_][A-Za-z0-9_.]*\+0x' /tmp/lab-control.debug)" = 2 ]; then
+        check 'debug symbols' ok; else check 'debug symbols' bad "no function named for both vCPUs"; fi
+fi
 "$lkvm" resume lab-main | sed 's/^/LAB-L1: control: /'
 before=$(ticks)
 more_ticks() { [ "$(ticks)" -gt "$before" ]; }
@@ -216,6 +231,12 @@ gap=$(grep 'LAB-L2: control tick' "$out" | sed 's/.*uptime=//' | awk '
     NR > 1 && $1 - prev > gap { gap = $1 - prev } { prev = $1 } END { printf "%.1f", gap }')
 echo "LAB-L1: control largest guest-uptime gap between ticks=${gap}s (paused 3+ s of wall time)"
 if awk -v g="$gap" 'BEGIN { exit !(g < 2.5) }'; then check 'clock stopped' ok; else check 'clock stopped' bad "gap ${gap}s"; fi
+
+# A magic SysRq through the serial console (a break, then "l"): L2's kernel
+# prints every CPU's backtrace on its console.
+"$lkvm" debug lab-main --sysrq l 2>&1 | tail -n 1 | sed 's/^/LAB-L1: control: /'
+if wait_for 30 grep -q 'sysrq: Show backtrace of all active CPUs' "$out"; then
+    check 'sysrq backtrace' ok; else check 'sysrq backtrace' bad "no SysRq answer on the guest console"; fi
 
 stat=$("$lkvm" stat lab-main 2>&1)
 echo "$stat" | sed 's/^/LAB-L1: control stat: /'
@@ -241,7 +262,8 @@ WRAP
 }
 
 l1_after_control() {
-    rm -f /tmp/lab-control /tmp/lab-control.out /tmp/lab-control-second.out /tmp/lab-control.debug /tmp/lab-control.stop
+    rm -f /tmp/lab-control /tmp/lab-control.out /tmp/lab-control-second.out /tmp/lab-control.debug /tmp/lab-control.stop \
+        /tmp/lab-kallsyms
 }
 
 # net: a TAP interface in L1 that L2's virtio-net card plugs into.
@@ -367,4 +389,48 @@ WRAP
 
 l1_after_trinity() {
     rm -f /tmp/lab-trinity-wrap /tmp/lab-trinity.err
+}
+
+# balloon_rss: the wrapper (S_WRAP) runs lkvm with its stdin on a FIFO; once
+# L2 has touched and freed 256 MiB it reads lkvm's VmRSS, inflates the
+# balloon by 200 MiB, waits (bounded) until the guest reports 51200 pages
+# in it, reads VmRSS again and lets L2 finish.
+l1_before_balloon_rss() {
+    cat >/tmp/lab-balloon-rss <<'WRAP'
+#!/bin/sh
+out=/tmp/lab-balloon-rss.out fifo=/tmp/lab-balloon-rss.in lkvm=$1
+rm -f "$out" "$fifo"
+mkfifo "$fifo"
+exec 3<>"$fifo"
+"$@" <&3 >"$out" 2>&1 &
+pid=$!
+i=0
+while [ $i -lt 1200 ] && kill -0 $pid 2>/dev/null && ! grep -q 'LAB-L2: balloon rss ready' "$out"; do
+    sleep 0.1
+    i=$((i + 1))
+done
+rss() { awk '/^VmRSS:/ { print int($2 / 1024) }' /proc/$pid/status; }
+before=$(rss)
+"$lkvm" balloon lab-balloon --inflate 200 2>&1 | sed 's/^/LAB-L1: balloon rss: /'
+i=0
+while [ $i -lt 600 ] && ! "$lkvm" stat lab-balloon 2>/dev/null | grep -q 'actual-pages  51200$'; do
+    sleep 0.2
+    i=$((i + 1))
+done
+"$lkvm" stat lab-balloon 2>&1 | sed 's/^/LAB-L1: balloon rss stat: /'
+actual=$("$lkvm" stat lab-balloon 2>/dev/null | awk '$1 == "actual-pages" { print $2 }')
+echo "LAB-L1: balloon rss actual-pages=$actual"
+after=$(rss)
+echo go >&3
+wait $pid
+rc=$?
+cat "$out"
+echo "LAB-L1: balloon rss before MiB=$before after MiB=$after drop MiB=$((before - after))"
+exit $rc
+WRAP
+    chmod +x /tmp/lab-balloon-rss
+}
+
+l1_after_balloon_rss() {
+    rm -f /tmp/lab-balloon-rss /tmp/lab-balloon-rss.out /tmp/lab-balloon-rss.in
 }

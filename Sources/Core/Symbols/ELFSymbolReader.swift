@@ -6,6 +6,7 @@ public enum KernelSymbolError: Error, Equatable, CustomStringConvertible {
     case cannotOpen(path: String, reason: String)
     case notELF(path: String)
     case noSymbols(path: String)
+    case noTextSymbols(path: String)
     case elf(path: String, reason: String)
 
     public var description: String {
@@ -13,6 +14,9 @@ public enum KernelSymbolError: Error, Equatable, CustomStringConvertible {
         case .cannotOpen(let path, let reason): "cannot open kernel symbols '\(path)': \(reason)"
         case .notELF(let path): "'\(path)' is neither an ELF kernel (vmlinux) nor a System.map"
         case .noSymbols(let path): "'\(path)' has no function symbols (a stripped kernel?)"
+        case .noTextSymbols(let path):
+            "'\(path)' lists no kernel text symbols (Debian's System.map is a placeholder: the real one is in "
+                + "the linux-image-VERSION-dbg package; /proc/kallsyms of the same kernel also works)"
         case .elf(let path, let reason): "'\(path)': \(reason)"
         }
     }
@@ -100,8 +104,13 @@ public enum KernelSymbolFiles {
         do { bytes = try HostFile.read(path, limit: 256 << 20) } catch {
             throw .cannotOpen(path: path, reason: error.description)
         }
-        let table = SystemMap.parse(String(decoding: bytes, as: UTF8.self))
-        guard !table.isEmpty else { throw .notELF(path: path) }
+        let text = String(decoding: bytes, as: UTF8.self)
+        let table = SystemMap.parse(text)
+        guard !table.isEmpty else {
+            // Text with symbol-table lines but no code symbols, or something else entirely.
+            let looksLikeAMap = text.split(separator: "\n").prefix(4).contains { $0.split(separator: " ").count >= 3 }
+            throw looksLikeAMap ? .noTextSymbols(path: path) : .notELF(path: path)
+        }
         return table
     }
 }

@@ -11,7 +11,14 @@ public enum KernelLocation {
         // kernel that was not relocated, link addresses are run addresses.
         let slide = symbols.slide(anchor: state.anchorSymbol, runningAt: state.anchorValue) ?? 0
         let linked = state.instructionPointer &- slide
-        let slideText = slide == 0 ? "" : " (KASLR slide 0x\(String(slide, radix: 16)))"
+        let slideText: String
+        if slide == 0 {
+            slideText = ""
+        } else if slide >> 63 == 0 {
+            slideText = " (KASLR slide 0x\(String(slide, radix: 16)))"
+        } else {
+            slideText = " (KASLR slide -0x\(String(0 &- slide, radix: 16)) from the symbols' addresses)"
+        }
         guard let name = symbols.describe(linked) else { return ip + " (not in the kernel's text)" + slideText }
         return ip + " = " + name + slideText
     }

@@ -77,21 +77,25 @@ public struct KernelSymbolTable: Sendable {
     /// holds entry_SYSCALL_64, arm64's VBAR_EL1 holds vectors). Nil when the
     /// table lacks the anchor or the register is not set up yet (before the
     /// guest set it, it points below the kernel).
+    /// The slide wraps: a table taken from another boot of the same kernel
+    /// (its /proc/kallsyms) may sit above or below this boot's addresses.
     public func slide(anchor: String, runningAt runtimeAddress: UInt64) -> UInt64? {
-        guard let linked = address(of: anchor), runtimeAddress >= linked else { return nil }
-        return runtimeAddress - linked
+        guard runtimeAddress != 0, let linked = address(of: anchor) else { return nil }
+        return runtimeAddress &- linked
     }
 }
 
-/// System.map: `ffffffff81000000 T _text` per line. Only text symbols
-/// (T, t, W, w) are kept: an instruction pointer is never in data.
+/// System.map: `ffffffff81000000 T _text` per line; /proc/kallsyms has the
+/// same shape (module symbols carry a `[module]` column and are skipped: they
+/// live wherever the guest loaded them). Only text symbols (T, t, W, w) are
+/// kept: an instruction pointer is never in data.
 public enum SystemMap {
     public static func parse(_ text: String) -> KernelSymbolTable {
         var symbols: [KernelSymbol] = []
         for line in text.split(separator: "\n", omittingEmptySubsequences: true) {
-            let fields = line.split(separator: " ", omittingEmptySubsequences: true)
-            guard fields.count >= 3, fields[1].count == 1, "TtWw".contains(fields[1]),
-                  let address = UInt64(fields[0], radix: 16) else { continue }
+            let fields = line.split(whereSeparator: { $0 == " " || $0 == "\t" })
+            guard fields.count == 3, fields[1].count == 1, "TtWw".contains(fields[1]),
+                  let address = UInt64(fields[0], radix: 16), address != 0 else { continue }
             symbols.append(KernelSymbol(name: String(fields[2]), address: address))
         }
         return KernelSymbolTable(symbols: symbols)
