@@ -113,6 +113,27 @@ final class VirtioVsockTests: XCTestCase {
         XCTAssertEqual(guest.device.connectionCount, 0)
     }
 
+    /// A guest that never answers a host CONNECT: after the response timeout
+    /// the client's socket closes, the guest gets an RST, the slot is free.
+    func testAnUnansweredHostConnectIsResetAfterTheTimeout() throws {
+        var limits = VsockLimits()
+        limits.responseTimeoutSeconds = 0.2
+        let guest = try FakeVsockGuest(limits: limits)
+        guest.bringUp()
+        let client = try VsockHostSockets.connect(path: guest.socketPath).get()
+        defer { close(client) }
+        VsockTestHost.write(client, "CONNECT 6000\n")
+        let request = try XCTUnwrap(guest.serveUntilPackets().first)
+        XCTAssertEqual(request.header.op, VsockOp.request.rawValue)
+        XCTAssertEqual(guest.device.connectionCount, 1)
+        let reset = guest.serveUntilPackets(turns: 30)
+        XCTAssertEqual(reset.map(\.header.op), [VsockOp.rst.rawValue])
+        XCTAssertEqual(reset.first?.header.sourcePort, request.header.sourcePort)
+        XCTAssertTrue(VsockTestHost.sawEndOfStream(client, guest: guest))
+        XCTAssertEqual(guest.device.connectionCount, 0)
+        XCTAssertEqual(guest.device.counters.unansweredRequests, 1)
+    }
+
     func testBadOrOversizedConnectLinesCloseTheClient() throws {
         let guest = try FakeVsockGuest()
         guest.bringUp()

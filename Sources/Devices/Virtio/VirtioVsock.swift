@@ -146,10 +146,16 @@ public final class VirtioVsock: VirtioDevice {
     /// or when poll fails.
     @discardableResult
     public func serveHostSockets(timeout: Int32) -> Bool {
-        let set = engine.withLock { $0.pollSet(listener: listener) }
+        let (set, deadline) = engine.withLock { ($0.pollSet(listener: listener), $0.nextResponseDeadline) }
         var fds = set.map { pollfd(fd: $0.descriptor, events: $0.events, revents: 0) }
         fds.append(pollfd(fd: wake.fd, events: Int16(POLLIN), revents: 0))
-        let ready = poll(&fds, nfds_t(fds.count), timeout)
+        // Wake for the oldest unanswered CONNECT's deadline, at the latest.
+        var wait = timeout
+        if let deadline {
+            let milliseconds = Int32(clamping: Int(max(0, (deadline - VsockClock.now()) * 1000)) + 1)
+            wait = timeout < 0 ? milliseconds : min(timeout, milliseconds)
+        }
+        let ready = poll(&fds, nfds_t(fds.count), wait)
         if ready < 0 {
             if errno == EINTR { return true }
             logger.error("virtio-vsock: poll failed (errno \(errno)); host sockets are no longer served")
@@ -161,6 +167,7 @@ public final class VirtioVsock: VirtioDevice {
             for (index, entry) in set.enumerated() where fds[index].revents != 0 {
                 engine.handle(entry.target, events: fds[index].revents, listener: listener)
             }
+            _ = engine.expireUnansweredRequests(now: VsockClock.now())
             do throws(VirtQueueError) {
                 if try engine.deliver() { engine.interrupt?.signalUsedBuffer(queue: Queue.receive) }
             } catch {

@@ -19,6 +19,8 @@ struct VsockConnection {
     let serial: UInt64
     let descriptor: Int32
     var phase: Phase
+    /// When our REQUEST went out (monotonic seconds), for host-initiated streams.
+    var requestedAt: Double = 0
 
     // Host → guest.
     var peerBufferAllocation: UInt32 = 0

@@ -13,6 +13,10 @@ public struct VsockLimits: Sendable {
     /// RSTs answering packets with no stream, waiting at once; more are
     /// dropped. RSTs of streams lkvm ends may add `maxConnections` more.
     public var maxQueuedResets = 64
+    /// A host client's CONNECT the guest has not answered (RESPONSE or RST)
+    /// in this long is reset: a silent guest cannot hold the client, and a
+    /// stream slot, forever.
+    public var responseTimeoutSeconds: Double = 10
 
     public init() {}
 }
@@ -21,6 +25,8 @@ public struct VsockLimits: Sendable {
 public struct VsockCounters: Equatable, Sendable {
     /// Shorter than a header, or a length beyond the chain or 64 KiB.
     public var malformed = 0
+    /// Host CONNECTs the guest left unanswered past `responseTimeoutSeconds`.
+    public var unansweredRequests = 0
     /// From a source CID that is not the guest's: dropped unanswered.
     public var wrongSource = 0
     /// Answered with RST: wrong destination, SEQPACKET, unknown op, no stream.
@@ -461,14 +467,34 @@ struct VsockEngine {
         while connections.keys.contains(where: { $0.hostPort == hostPort }) { hostPort = Self.followingHostPort(hostPort) }
         nextHostPort = Self.followingHostPort(hostPort)
         let key = VsockConnectionKey(hostPort: hostPort, guestPort: port)
-        let connection = VsockConnection(key: key, serial: takeSerial(), descriptor: descriptor,
+        var connection = VsockConnection(key: key, serial: takeSerial(), descriptor: descriptor,
                                          phase: .awaitingResponse, bufferAllocation: limits.bufferAllocation)
+        connection.requestedAt = VsockClock.now()
         connections[key] = connection
         outbox.append(.control(key, serial: connection.serial, op: .request, flags: 0))
     }
 
     private static func followingHostPort(_ port: UInt32) -> UInt32 {
         port == UInt32.max - 1 ? firstHostPort : port + 1
+    }
+
+    /// When the oldest unanswered host CONNECT runs out of time, if any waits.
+    var nextResponseDeadline: Double? {
+        connections.values.lazy.filter { $0.phase == .awaitingResponse }
+            .map { $0.requestedAt + limits.responseTimeoutSeconds }.min()
+    }
+
+    /// Resets host CONNECTs the guest has not answered in time (the client
+    /// sees its socket close); true when any was.
+    mutating func expireUnansweredRequests(now: Double) -> Bool {
+        let expired = connections.values.filter {
+            $0.phase == .awaitingResponse && now - $0.requestedAt >= limits.responseTimeoutSeconds
+        }.map(\.key)
+        for key in expired {
+            counters.unansweredRequests += 1
+            abort(key)
+        }
+        return !expired.isEmpty
     }
 
     /// Device reset or exit: every stream and client closed, nothing waiting.
@@ -490,5 +516,14 @@ struct VsockEngine {
     private mutating func warnOnce(_ key: String, _ message: String) {
         guard warned.insert(key).inserted else { return }
         logger.warning("virtio-vsock: \(message)")
+    }
+}
+
+/// Monotonic seconds, for the response timeout.
+enum VsockClock {
+    static func now() -> Double {
+        var time = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &time)
+        return Double(time.tv_sec) + Double(time.tv_nsec) / 1e9
     }
 }
