@@ -11,6 +11,7 @@ let lkvmModules: [Target.Dependency] = ["LKVMCore", "LKVMDevices", "ArchX86", "A
 let fuzzTargets = [
     "FuzzVirtQueue", "FuzzVirtioBlock", "FuzzVirtioNet", "FuzzVirtioConsole", "FuzzVirtioRNG",
     "FuzzNineP", "FuzzVirtioNineP", "FuzzBzImage", "FuzzARM64Image", "FuzzBoard", "FuzzBoardFDT",
+    "FuzzControlRequest", "FuzzVirtioVsock", "FuzzVirtioBalloon",
 ]
 
 let package = Package(
