@@ -23,8 +23,21 @@ let limits = VsockLimits()
 let service = listen(path: socketPath + "_1024")
 /// Our ends of host clients and accepted service streams in this run.
 nonisolated(unsafe) var ourEnds: [Int32] = []
-/// The lowest free descriptor after the first run: a leak pushes it up.
-nonisolated(unsafe) var lowestFree: Int32?
+/// The sockets and eventfds open after the first run: a leak adds to them.
+/// (Other descriptors come and go: libFuzzer's symbolizer opens pipes.)
+nonisolated(unsafe) var baseline: [String]?
+
+/// The process's open sockets and eventfds, as /proc/self/fd names them.
+func socketsAndEventFDs() -> [String] {
+    (0..<Int32(1024)).compactMap { fd -> String? in
+        guard fcntl(fd, F_GETFD) >= 0 else { return nil }
+        var target = [CChar](repeating: 0, count: 256)
+        let count = readlink("/proc/self/fd/\(fd)", &target, target.count - 1)
+        guard count > 0 else { return nil }
+        let name = String(decoding: target.prefix(count).map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        return name.hasPrefix("socket:") || name.hasPrefix("anon_inode:[eventfd]") ? "\(fd) -> \(name)" : nil
+    }
+}
 
 /// A non-blocking Unix stream socket: listening at `path`, or connected to it.
 func unixSocket(_ path: String, listening: Bool) -> Int32 {
@@ -101,12 +114,11 @@ public func fuzzVirtioVsock(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     }
     for fd in ourEnds { close(fd) }
     ourEnds = []
-    let probe = dup(2)
-    close(probe)
-    if let lowestFree {
-        precondition(probe <= lowestFree, "a descriptor leaked: the lowest free one is \(probe), was \(lowestFree)")
+    let open = socketsAndEventFDs()
+    if let baseline {
+        if open.count > baseline.count { fatalError("descriptors leaked: \(open.filter { !baseline.contains($0) })") }
     } else {
-        lowestFree = probe
+        baseline = open
     }
     return 0
 }
@@ -114,5 +126,6 @@ public func fuzzVirtioVsock(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
 /// The executable's entry (see CFuzzMain.h): libFuzzer's driver.
 @_cdecl("FuzzVirtioVsock_main")
 public func fuzzMain(_ argc: CInt, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>) -> CInt {
-    fuzzDriver(argc, argv)
+    fuzzSilenceLogs()
+    return fuzzDriver(argc, argv)
 }
