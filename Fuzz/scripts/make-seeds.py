@@ -125,21 +125,25 @@ def vsock(op, src_port, dst_port, payload=b'', flags=0, src_cid=3, kind=1):
                        65536, 0) + payload
 REQUEST, RESPONSE, RST, SHUTDOWN, RW, CREDIT_UPDATE, CREDIT_REQUEST = 1, 2, 3, 4, 5, 6, 7
 rx = ring(8, list(range(4)), [(0x2000 + 0x100 * i, 0x100, WRITE, 0) for i in range(4)])
-# A guest stream to the host service (port 1024): REQUEST, data, credit, shutdown; then a packet for no stream.
-packets = [vsock(REQUEST, 5000, 1024), vsock(RW, 5000, 1024, b'hello host'), vsock(CREDIT_REQUEST, 5000, 1024),
-           vsock(SHUTDOWN, 5000, 1024, flags=3), vsock(RW, 7, 9, b'x')]
-tx = ring(8, list(range(len(packets))), [(0x1000 + 0x80 * i, len(p), 0, 0) for i, p in enumerate(packets)])
-data = {0x1000 + 0x80 * i: p for i, p in enumerate(packets)}
-write('FuzzVirtioVsock', 'guest-stream', device_input([rx, tx], data, rounds=3, extra=b'from the service'))
-# A host client asks for guest port 5000 (host port 2^30); the guest accepts, reads, sends, resets.
-packets = [vsock(RESPONSE, 5000, 1 << 30), vsock(CREDIT_UPDATE, 5000, 1 << 30), vsock(RW, 5000, 1 << 30, b'hi'),
-           vsock(RST, 5000, 1 << 30)]
+# A guest stream to the host service (port 1024): REQUEST, data, credit; the service answers in
+# the next round. Then the same with SHUTDOWN and a packet for no stream.
+packets = [vsock(REQUEST, 5000, 1024), vsock(RW, 5000, 1024, b'hello host'), vsock(CREDIT_REQUEST, 5000, 1024)]
+for name, tail in [('guest-stream', []), ('guest-stream-shutdown', [vsock(SHUTDOWN, 5000, 1024, flags=3),
+                                                                    vsock(RW, 7, 9, b'x')])]:
+    sent = packets + tail
+    tx = ring(8, list(range(len(sent))), [(0x1000 + 0x80 * i, len(p), 0, 0) for i, p in enumerate(sent)])
+    data = {0x1000 + 0x80 * i: p for i, p in enumerate(sent)}
+    write('FuzzVirtioVsock', name, device_input([rx, tx], data, rounds=3, extra=b'from the service'))
+# A host client asks for guest port 5000 (host port 2^30); the guest accepts, reads, sends
+# (header and payload in two descriptors), then half-closes or resets.
 header = vsock(RW, 5000, 1 << 30, b'split payload')
-tx = ring(8, [0, 1, 2, 3, 4], [(0x1000 + 0x80 * i, len(p), 0, 0) for i, p in enumerate(packets)]
-          + [(0x1400, 44, NEXT, 5), (0x1500, 13, 0, 0)])
-data = {0x1000 + 0x80 * i: p for i, p in enumerate(packets)}
-data.update({0x1400: header[:44], 0x1500: header[44:]})
-write('FuzzVirtioVsock', 'host-stream', device_input([rx, tx], data, rounds=2, extra=b'CONNECT 5000\nhello guest'))
+for name, last in [('host-stream', vsock(SHUTDOWN, 5000, 1 << 30, flags=2)), ('host-stream-rst', vsock(RST, 5000, 1 << 30))]:
+    packets = [vsock(RESPONSE, 5000, 1 << 30), vsock(CREDIT_UPDATE, 5000, 1 << 30), vsock(RW, 5000, 1 << 30, b'hi'), last]
+    tx = ring(8, [0, 1, 2, 4, 3], [(0x1000 + 0x80 * i, len(p), 0, 0) for i, p in enumerate(packets)]
+              + [(0x1400, 44, NEXT, 5), (0x1500, 13, 0, 0)])
+    data = {0x1000 + 0x80 * i: p for i, p in enumerate(packets)}
+    data.update({0x1400: header[:44], 0x1500: header[44:]})
+    write('FuzzVirtioVsock', name, device_input([rx, tx], data, rounds=3, extra=b'CONNECT 5000\nhello guest'))
 # Garbage: short, wrong source, wrong type, unknown op, a length beyond the chain.
 packets = [b'\x03' * 10, vsock(REQUEST, 1, 2, src_cid=7), vsock(REQUEST, 1, 2, kind=2), vsock(99, 1, 2),
            vsock(RW, 1, 2)[:24] + struct.pack('<I', 0xFFFFFFFF) + vsock(RW, 1, 2)[28:]]
