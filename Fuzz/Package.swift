@@ -11,6 +11,7 @@ let lkvmModules: [Target.Dependency] = ["LKVMCore", "LKVMDevices", "ArchX86", "A
 let fuzzTargets = [
     "FuzzVirtQueue", "FuzzVirtioBlock", "FuzzVirtioNet", "FuzzVirtioConsole", "FuzzVirtioRNG",
     "FuzzNineP", "FuzzVirtioNineP", "FuzzBzImage", "FuzzARM64Image", "FuzzBoard", "FuzzBoardFDT",
+    "FuzzControlRequest", "FuzzVirtioVsock", "FuzzVirtioBalloon",
 ]
 
 let package = Package(
@@ -56,7 +57,9 @@ let package = Package(
             dependencies: ["LKVMCore", "LKVMKVM", "LKVMDevices", "CKVM", "CFDT"],
             path: "Sources/ArchARM64"),
         .target(name: "CFuzzMain", path: "Targets/CFuzzMain"),
-        .target(name: "FuzzSupport", dependencies: ["LKVMCore", "LKVMDevices", "CFuzzMain"], path: "Targets/FuzzSupport"),
+        .target(name: "FuzzSupport", dependencies: ["LKVMCore", "LKVMDevices", "CFuzzMain",
+                                                .product(name: "Logging", package: "swift-log")],
+                path: "Targets/FuzzSupport"),
     ] + fuzzTargets.map {
         .executableTarget(name: $0, dependencies: lkvmModules + ["FuzzSupport"], path: "Targets/\($0)")
     }

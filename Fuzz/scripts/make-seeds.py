@@ -103,3 +103,65 @@ struct.pack_into('<I', setup, 0x230, 0x200000)     # kernel_alignment
 struct.pack_into('<Q', setup, 0x258, 0x1000000)    # pref_address
 struct.pack_into('<I', setup, 0x260, 0x10000)      # init_size
 write('FuzzBzImage', 'tiny-bzimage', bytes(setup) + b'\x90' * 528)
+
+# The control socket: one valid request line per verb, then malformed ones.
+for name, line in [('list', b'{"version":1,"verb":"list"}'), ('stop', b'{"version":1,"verb":"stop"}'),
+                   ('pause', b'{"version":1,"verb":"pause"}'), ('resume', b'{"version":1,"verb":"resume"}'),
+                   ('stat', b'{"version":1,"verb":"stat"}'),
+                   ('debug', b'{"version":1,"verb":"debug","sysrq":"w","nmi":true}'),
+                   ('balloon-inflate', b'{"version":1,"verb":"balloon","inflate_mib":200}'),
+                   ('balloon-deflate', b' {"verb":"balloon","version":1,"deflate_mib":64} '),
+                   ('bad-version', b'{"version":2,"verb":"list"}'),
+                   ('bad-verb', b'{"version":1,"verb":"reboot\\u00e9\\ud83d\\ude00"}'),
+                   ('bad-balloon', b'{"version":1,"verb":"balloon","inflate_mib":1,"deflate_mib":1}'),
+                   ('bad-sysrq', b'{"version":1,"verb":"debug","sysrq":"ww","extra":[1.5e3,-0,null,{"a":[]}]}'),
+                   ('bad-json', b'{"version":1,"verb":"list"'), ('deep', b'[' * 20 + b']' * 20),
+                   ('response', b'{"version":1,"ok":false,"error":"tab\\there\\n"}')]:
+    write('FuzzControlRequest', name, line)
+
+# virtio-vsock: guest CID 3, rx buffers on queue 0, packets on tx (queue 1).
+def vsock(op, src_port, dst_port, payload=b'', flags=0, src_cid=3, kind=1):
+    return struct.pack('<QQIIIHHIII', src_cid, 2, src_port, dst_port, len(payload), kind, op, flags,
+                       65536, 0) + payload
+REQUEST, RESPONSE, RST, SHUTDOWN, RW, CREDIT_UPDATE, CREDIT_REQUEST = 1, 2, 3, 4, 5, 6, 7
+rx = ring(8, list(range(4)), [(0x2000 + 0x100 * i, 0x100, WRITE, 0) for i in range(4)])
+# A guest stream to the host service (port 1024): REQUEST, data, credit; the service answers in
+# the next round. Then the same with SHUTDOWN and a packet for no stream.
+packets = [vsock(REQUEST, 5000, 1024), vsock(RW, 5000, 1024, b'hello host'), vsock(CREDIT_REQUEST, 5000, 1024)]
+for name, tail in [('guest-stream', []), ('guest-stream-shutdown', [vsock(SHUTDOWN, 5000, 1024, flags=3),
+                                                                    vsock(RW, 7, 9, b'x')])]:
+    sent = packets + tail
+    tx = ring(8, list(range(len(sent))), [(0x1000 + 0x80 * i, len(p), 0, 0) for i, p in enumerate(sent)])
+    data = {0x1000 + 0x80 * i: p for i, p in enumerate(sent)}
+    write('FuzzVirtioVsock', name, device_input([rx, tx], data, rounds=3, extra=b'from the service'))
+# A host client asks for guest port 5000 (host port 2^30); the guest accepts, reads, sends
+# (header and payload in two descriptors), then half-closes or resets.
+header = vsock(RW, 5000, 1 << 30, b'split payload')
+for name, last in [('host-stream', vsock(SHUTDOWN, 5000, 1 << 30, flags=2)), ('host-stream-rst', vsock(RST, 5000, 1 << 30))]:
+    packets = [vsock(RESPONSE, 5000, 1 << 30), vsock(CREDIT_UPDATE, 5000, 1 << 30), vsock(RW, 5000, 1 << 30, b'hi'), last]
+    tx = ring(8, [0, 1, 2, 4, 3], [(0x1000 + 0x80 * i, len(p), 0, 0) for i, p in enumerate(packets)]
+              + [(0x1400, 44, NEXT, 5), (0x1500, 13, 0, 0)])
+    data = {0x1000 + 0x80 * i: p for i, p in enumerate(packets)}
+    data.update({0x1400: header[:44], 0x1500: header[44:]})
+    write('FuzzVirtioVsock', name, device_input([rx, tx], data, rounds=3, extra=b'CONNECT 5000\nhello guest'))
+# Garbage: short, wrong source, wrong type, unknown op, a length beyond the chain.
+packets = [b'\x03' * 10, vsock(REQUEST, 1, 2, src_cid=7), vsock(REQUEST, 1, 2, kind=2), vsock(99, 1, 2),
+           vsock(RW, 1, 2)[:24] + struct.pack('<I', 0xFFFFFFFF) + vsock(RW, 1, 2)[28:]]
+tx = ring(8, list(range(len(packets))), [(0x1000 + 0x80 * i, len(p), 0, 0) for i, p in enumerate(packets)])
+data = {0x1000 + 0x80 * i: p for i, p in enumerate(packets)}
+write('FuzzVirtioVsock', 'garbage', device_input([rx, tx], data))
+
+# virtio-balloon: PFNs on inflateq (0) and deflateq (1), statistics on statsq (2).
+# Guest RAM is pages 0-7 and 16-23; 0x99999 is wild. Host input: target, actual offset, size, value.
+pfns = struct.pack('<6I', 4, 5, 6, 17, 18, 0x99999)
+inflate = ring(8, [0, 1], [(0x1000, len(pfns), 0, 0), (0x1100, 6, 0, 0)])
+deflate = ring(8, [0], [(0x1200, 8, 0, 0)])
+stats = b''.join(struct.pack('<HQ', tag, 1000 * tag) for tag in (0, 4, 5, 99, 4))
+statsq = ring(8, [0, 1], [(0x1300, len(stats), 0, 0), (0x1300, 20, 0, 0)])
+host = bytes([8 + 0, 4, 2]) + struct.pack('<Q', 3)
+write('FuzzVirtioBalloon', 'inflate-deflate-stats',
+      device_input([inflate, deflate, statsq], {0x1000: pfns, 0x1100: b'\x11\x00\x00\x00\x12\x00',
+                                                0x1200: struct.pack('<2I', 4, 17), 0x1300: stats},
+                   features=VERSION1 | 7, rounds=3, extra=host))
+write('FuzzVirtioBalloon', 'stats-only', device_input([ring(8, [], []), ring(8, [], []), statsq], {0x1300: stats},
+                                                      features=VERSION1 | 2, rounds=2, extra=host))

@@ -2,6 +2,7 @@ import CFuzzMain
 import Glibc
 import LKVMCore
 import LKVMDevices
+import Logging
 
 /// Reads a fuzz input front to back: header fields first, the rest is guest RAM.
 public struct FuzzInput {
@@ -128,6 +129,12 @@ public func fuzzTemporaryDirectory(_ name: String) -> String {
         String(cString: mkdtemp(buffer.baseAddress!)!)
     }
     return path
+}
+
+/// Drops log messages: a target that makes a fresh device per run would
+/// otherwise print the device's warn-once lines on every run.
+public func fuzzSilenceLogs() {
+    LoggingSystem.bootstrap { _ in SwiftLogNoOpLogHandler() }
 }
 
 /// Runs libFuzzer's driver over the target's LLVMFuzzerTestOneInput.
