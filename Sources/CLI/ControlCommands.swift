@@ -157,7 +157,8 @@ struct ResumeCommand: ParsableCommand {
 
 struct DebugCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "debug", abstract: "Print every vCPU's registers (read with the vCPUs briefly paused).")
+        commandName: "debug",
+        abstract: "Print every vCPU's registers and the kernel function it is in (read with the vCPUs briefly paused).")
 
     @Argument(help: "The VM's name.")
     var name: String

@@ -1,3 +1,4 @@
+import Glibc
 import LKVMCore
 import XCTest
 
@@ -87,12 +88,9 @@ final class KernelSymbolTests: XCTestCase {
 
     /// Debian ships a one-line placeholder System.map: say so, not "not ELF".
     func testDebianPlaceholderSystemMapIsExplained() throws {
-        let path = NSTemporaryPath.make("placeholder")
+        let path = NSTemporaryPath.write("placeholder",
+                                         "ffffffffffffffff B The real System.map is in the linux-image-<version>-dbg package\n")
         defer { unlink(path) }
-        let text = "ffffffffffffffff B The real System.map is in the linux-image-<version>-dbg package\n"
-        let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
-        _ = text.withCString { write(fd, $0, strlen($0)) }
-        close(fd)
         XCTAssertThrowsError(try KernelSymbolFiles.load(path: path)) { error in
             XCTAssertEqual(error as? KernelSymbolError, .noTextSymbols(path: path))
             XCTAssertTrue("\(error)".contains("-dbg"))
@@ -120,12 +118,8 @@ final class KernelSymbolTests: XCTestCase {
         XCTAssertThrowsError(try KernelSymbolFiles.load(path: "/nonexistent/System.map")) { error in
             XCTAssertTrue("\(error)".contains("/nonexistent/System.map"))
         }
-        let path = NSTemporaryPath.make("not-symbols")
+        let path = NSTemporaryPath.write("not-symbols", "hello\nworld\n")
         defer { unlink(path) }
-        let text = "hello\nworld\n"
-        let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
-        _ = text.withCString { write(fd, $0, strlen($0)) }
-        close(fd)
         XCTAssertThrowsError(try KernelSymbolFiles.load(path: path)) { error in
             XCTAssertEqual(error as? KernelSymbolError, .notELF(path: path))
         }
@@ -135,4 +129,13 @@ final class KernelSymbolTests: XCTestCase {
 /// A unique path under /tmp for one test.
 enum NSTemporaryPath {
     static func make(_ stem: String) -> String { "/tmp/lkvm-test-\(stem)-\(getpid())-\(UInt32.random(in: 0...UInt32.max))" }
+
+    /// A new file holding `text`; the caller unlinks it.
+    static func write(_ stem: String, _ text: String) -> String {
+        let path = make(stem)
+        let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+        _ = text.withCString { Glibc.write(fd, $0, strlen($0)) }
+        close(fd)
+        return path
+    }
 }
