@@ -163,12 +163,15 @@ scenario_control() {
 # virtio-balloon giving memory back: L2 touches 256 MiB and frees it, L1's
 # wrapper inflates the balloon by 200 MiB with `lkvm balloon`, waits until
 # the guest reports it holds all of it (`lkvm stat`), and sees lkvm's RSS
-# drop: the pages were madvised away on the host, not only counted.
+# drop: the pages were madvised away on the host, not only counted. Each
+# `lkvm stat` asks the guest for fresh statistics through the stats queue.
 scenario_balloon_rss() {
     S_ARGS=(--balloon --name=lab-balloon -m 512)
     S_WRAP=/tmp/lab-balloon-rss
     S_EXPECT=('LAB-L2: balloon rss done' 'LAB-L1: balloon rss actual-pages=51200'
-        'LAB-L1: balloon rss before MiB=[0-9]+ after MiB=[0-9]+ drop MiB=([6-9][0-9]|[1-9][0-9][0-9])$')
+        'LAB-L1: balloon rss before MiB=[0-9]+ after MiB=[0-9]+ drop MiB=([6-9][0-9]|[1-9][0-9][0-9])$'
+        'LAB-L1: balloon rss stat: +free-memory +[1-9][0-9]*$')
+    S_REJECT=('no fresh statistics')
 }
 
 # virtio-net over a TAP interface L1 made (lab/l1/hooks.sh): L2 pings L1.

@@ -194,6 +194,9 @@ struct StatCommand: ParsableCommand {
         if case .object(let fields)? = response["balloon"] {
             lines.append("  balloon:")
             for (key, value) in fields { lines.append("    \(key)  \(value.serialized)") }
+            if response["balloon_stats_fresh"]?.boolValue == false {
+                lines.append("    (the guest sent no fresh statistics within 2 s: these are older, or none)")
+            }
         }
         ControlVerb.print(lines.joined(separator: "\n"))
     }

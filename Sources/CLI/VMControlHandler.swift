@@ -66,7 +66,10 @@ final class VMControlHandler: ControlHandler, @unchecked Sendable {
                                                  ("vcpus", .int(Int64(options.cpus)))]
             if let rss = Self.hostRSSKiB() { fields.append(("host_rss_kib", .int(rss))) }
             if let balloon {
+                // The stats queue: the guest refills the buffer we hand back.
+                let fresh = balloon.refreshStatistics(timeoutSeconds: 2)
                 fields.append(("balloon", .object(balloon.statusFields.map { ($0.0, .int($0.1)) })))
+                fields.append(("balloon_stats_fresh", .bool(fresh)))
             }
             return .success(fields)
         case .balloon(let delta):
