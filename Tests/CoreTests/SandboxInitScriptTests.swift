@@ -9,17 +9,8 @@ final class SandboxInitScriptTests: XCTestCase {
     /// The quoted words, read back by a real sh, are the original arguments.
     func testQuotedArgumentsSurviveARealShell() throws {
         let words = Self.awkward.map(SandboxInitScript.shellQuoted).joined(separator: " ")
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/bin/sh")
-        process.arguments = ["-c", "for a in " + words + "; do printf '%s\\0' \"$a\"; done"]
-        let out = Pipe()
-        process.standardOutput = out
-        try process.run()
-        let data = out.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        let back = data.split(separator: 0, omittingEmptySubsequences: false).dropLast()
-            .map { String(decoding: $0, as: UTF8.self) }
-        XCTAssertEqual(back, Self.awkward)
+        XCTAssertEqual(try Self.nulSeparatedOutput(of: "for a in " + words + "; do printf '%s\\0' \"$a\"; done"),
+                       Self.awkward)
     }
 
     func testTheScriptRunsTheCommandInAChrootAndRecordsItsStatus() {
@@ -50,17 +41,21 @@ final class SandboxInitScriptTests: XCTestCase {
         // line (an argument holds a newline) → run the part after the chroot directly.
         let text = script.text
         let shell = String(text[text.range(of: "chroot /newroot ")!.upperBound..<text.range(of: "\necho $? >")!.lowerBound])
+        XCTAssertEqual(try Self.nulSeparatedOutput(of: "cd / && " + shell), Self.awkward)
+    }
+
+    /// Runs `command` with a real /bin/sh; its output split at NUL bytes.
+    static func nulSeparatedOutput(of command: String) throws -> [String] {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/bin/sh")
-        process.arguments = ["-c", "cd / && " + shell]
+        process.arguments = ["-c", command]
         let out = Pipe()
         process.standardOutput = out
         try process.run()
         let data = out.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
-        let back = data.split(separator: 0, omittingEmptySubsequences: false).dropLast()
+        return data.split(separator: 0, omittingEmptySubsequences: false).dropLast()
             .map { String(decoding: $0, as: UTF8.self) }
-        XCTAssertEqual(back, Self.awkward)
     }
 }
 

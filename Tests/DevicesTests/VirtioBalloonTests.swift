@@ -66,6 +66,16 @@ final class FakeBalloonGuest {
 
     func usedCount(_ queue: Int) -> UInt16 { rings[queue].usedIndex }
 
+    /// Waits (at most 30 s) for the device to hand the stats buffer back:
+    /// the driver's cue to refill it.
+    func waitForStatsBufferReturned() {
+        var polls = 0
+        while usedCount(2) == 0 && polls < 30_000 {
+            usleep(1000)
+            polls += 1
+        }
+    }
+
     static func encode(_ pfns: [UInt32]) -> [UInt8] {
         pfns.flatMap { pfn in (0..<4).map { UInt8(truncatingIfNeeded: pfn >> (8 * $0)) } }
     }
@@ -322,11 +332,7 @@ final class VirtioBalloonTests: XCTestCase {
             done.signal()
         }
         // The driver's side: wait (bounded) for the buffer, then refill it.
-        var polls = 0
-        while guest.usedCount(2) == 0 && polls < 30_000 {
-            usleep(1000)
-            polls += 1
-        }
+        guest.waitForStatsBufferReturned()
         XCTAssertEqual(guest.usedCount(2), 1)
         guest.postStats([(4, 5000)])
         XCTAssertEqual(done.wait(timeout: .now() + 60), .success)
@@ -345,11 +351,7 @@ final class VirtioBalloonTests: XCTestCase {
             answered.withLock { $0 = result }
             done.signal()
         }
-        var polls = 0
-        while guest.usedCount(2) == 0 && polls < 30_000 {
-            usleep(1000)
-            polls += 1
-        }
+        guest.waitForStatsBufferReturned()
         guest.driver.write(MMIO.status, 0)  // the driver goes away instead of refilling
         XCTAssertEqual(done.wait(timeout: .now() + VirtioBalloon.maxRefreshSeconds / 2), .success,
                        "the waiter is not left hanging for the whole timeout")
