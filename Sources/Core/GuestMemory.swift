@@ -229,12 +229,23 @@ public final class GuestMemory: @unchecked Sendable {
     }
 
     /// Little-endian load of a fixed-width integer (guest byte order on x86 and arm64).
+    // Pre-specialised for the widths devices use: other modules get these
+    // entry points instead of a generic call resolving metadata per access
+    // (the descriptor walk makes four such calls per descriptor).
+    @_specialize(exported: true, where T == UInt8)
+    @_specialize(exported: true, where T == UInt16)
+    @_specialize(exported: true, where T == UInt32)
+    @_specialize(exported: true, where T == UInt64)
     public func load<T: FixedWidthInteger>(_: T.Type, at address: GuestAddress) throws(GuestMemoryError) -> T {
         try withBytes(at: address, length: MemoryLayout<T>.size) {
             T(littleEndian: $0.loadUnaligned(as: T.self))
         }
     }
 
+    @_specialize(exported: true, where T == UInt8)
+    @_specialize(exported: true, where T == UInt16)
+    @_specialize(exported: true, where T == UInt32)
+    @_specialize(exported: true, where T == UInt64)
     public func store<T: FixedWidthInteger>(_ value: T, at address: GuestAddress) throws(GuestMemoryError) {
         try withBytes(at: address, length: MemoryLayout<T>.size) {
             $0.storeBytes(of: value.littleEndian, as: T.self)
