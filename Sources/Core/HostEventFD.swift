@@ -26,6 +26,13 @@ public final class HostEventFD: Sendable {
         _ = write(fd, &one, MemoryLayout<UInt64>.size)
     }
 
+    /// Resets the counter and returns it: how many signals came since the
+    /// last reset (0 when none).
+    public func takeCount() -> UInt64 {
+        var count: UInt64 = 0
+        return read(fd, &count, MemoryLayout<UInt64>.size) == MemoryLayout<UInt64>.size ? count : 0
+    }
+
     /// Resets the counter; returns whether it had been signalled.
     @discardableResult
     public func drain() -> Bool {
