@@ -160,6 +160,38 @@ final class VirtioBlockTests: XCTestCase {
         XCTAssertEqual(Array(file[..<(1 << 19)]), Array(image[..<(1 << 19)]), "nothing else moved")
     }
 
+    func testLargeWindowsAreCutIntoPageAlignedPartsOnePerThread() {
+        typealias Part = VirtioBlockTransferPart
+        XCTAssertEqual(Part.sizes(200 << 10, threads: 4), [200 << 10], "below the threshold: one part")
+        XCTAssertEqual(Part.sizes(1 << 20, threads: 1), [1 << 20])
+        XCTAssertEqual(Part.sizes(1 << 20, threads: 2), [512 << 10, 512 << 10])
+        XCTAssertEqual(Part.sizes(1 << 20, threads: 4), Array(repeating: 256 << 10, count: 4))
+        // 300.5 KiB: two parts at most (128 KiB each at least), the first page-aligned.
+        XCTAssertEqual(Part.sizes((300 << 10) + 512, threads: 4), [151_552, 156_160])
+    }
+
+    /// A file cut short after lkvm opened it fails mid-request: with the
+    /// request split between threads, the first part that failed (in image
+    /// order) decides what the guest hears, as if the parts ran in turn.
+    func testAPartThatFailsReportsTheBytesOfThePartsBeforeIt() throws {
+        let image = Self.pattern(1 << 20)
+        let split = HostWorkerPool.onlineCPUs > 1
+        for (cut, bytesBeforeFailure) in [(600 << 10, split ? UInt32(512 << 10) : 0), (200 << 10, UInt32(0))] {
+            let memory = makeGuestMemory(size: 0x80_0000)
+            let path = try makeImage(image, name: "cut-\(cut).img")
+            let driver = bringUp(try VirtioBlock(path: path), memory: memory)
+            XCTAssertEqual(truncate(path, off_t(cut)), 0)
+            try memory.write(Self.header(type: 0, sector: 0), at: GuestAddress(Self.headerAddress))
+            let buffers = [Buffer(address: Self.headerAddress, length: 16, writable: false),
+                           Buffer(address: 0x10_0000, length: 1 << 20, writable: true),
+                           Buffer(address: Self.statusAddress, length: 1, writable: true)]
+            XCTAssertEqual(submit(driver, buffers), bytesBeforeFailure + 1, "file cut at \(cut)")
+            XCTAssertEqual(status(driver), VirtioBlockStatus.ioError.rawValue)
+            XCTAssertEqual(try memory.read(Int(bytesBeforeFailure), at: GuestAddress(0x10_0000)),
+                           Array(image[..<Int(bytesBeforeFailure)]))
+        }
+    }
+
     func testFlushSucceeds() throws {
         let driver = bringUp(try VirtioBlock(path: try makeImage(Self.pattern(4096))))
         XCTAssertEqual(submit(driver, Self.layout(header: Self.header(type: 4), memory: driver.memory)), 1)

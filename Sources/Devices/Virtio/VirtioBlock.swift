@@ -12,7 +12,11 @@ import Synchronization
 /// FLUSH, GET_ID; any other type is answered UNSUPP.
 ///
 /// All work happens in `processQueue()`, under the device's lock, on the
-/// transport's queue worker thread (inline in unit tests).
+/// transport's queue worker thread (inline in unit tests). Data moves with
+/// preadv/pwritev straight between the image and guest RAM; a read of
+/// 256 KiB or more (or a write, with O_DIRECT) is cut into parts that a few
+/// pool threads (one per further CPU, made at the first such request) move
+/// at once.
 public final class VirtioBlock: VirtioDevice {
     public static let queueSize: UInt16 = 256
     /// Data segments per request; header and status take two more descriptors.
@@ -27,6 +31,10 @@ public final class VirtioBlock: VirtioDevice {
         var memory: GuestMemory?
         var interrupt: (any VirtioInterrupt)?
         var reportedProblems: Set<String> = []
+        /// Threads for large transfers, made at the first one; nil before,
+        /// and for good when they could not be made or the host has one CPU.
+        var pool: HostWorkerPool?
+        var poolUnavailable = false
     }
 
     public let image: BlockImage
@@ -114,7 +122,12 @@ public final class VirtioBlock: VirtioDevice {
             return 0
         }
         let dataCapacity = writableLength - 1  // the status byte is the last writable one
-        let outcome = try execute(chain, memory: memory, writableDataLength: dataCapacity)
+        // Buffered writes to one file hold its inode lock (tmpfs, ext4, xfs
+        // alike), so parts of a write would only queue behind each other;
+        // reads, and direct writes inside the file, run side by side.
+        let splittable = image.usesDirectIO ? max(writableLength, chain.readableLength) : writableLength
+        let pool = splittable >= UInt64(VirtioBlockTransferPart.splitThreshold) ? transferPool(&state) : nil
+        let outcome = try execute(chain, memory: memory, writableDataLength: dataCapacity, pool: pool)
         if let problem = outcome.problem { report(problem, &state) }
         try chain.writeWritable([outcome.status.rawValue], at: dataCapacity)
         // A chain holds at most 2^32 bytes; clamping keeps even that edge from trapping.
@@ -132,8 +145,8 @@ public final class VirtioBlock: VirtioDevice {
         }
     }
 
-    private func execute(_ chain: DescriptorChain, memory: GuestMemory,
-                         writableDataLength: UInt64) throws(VirtQueueError) -> Outcome {
+    private func execute(_ chain: DescriptorChain, memory: GuestMemory, writableDataLength: UInt64,
+                         pool: HostWorkerPool?) throws(VirtQueueError) -> Outcome {
         let readableLength = chain.readableLength
         guard let header = VirtioBlockRequestHeader(try chain.readReadableBytes(limit: VirtioBlockSizes.header)) else {
             return .ioError(.headerTooShort(readableBytes: readableLength))
@@ -143,12 +156,12 @@ public final class VirtioBlock: VirtioDevice {
         case .read:
             guard readableDataLength == 0 else { return .ioError(.dataInWrongDirection(.read)) }
             if let problem = checkRange(sector: header.sector, length: writableDataLength) { return .ioError(problem) }
-            return try readData(chain, memory: memory, sector: header.sector, length: writableDataLength)
+            return try readData(chain, memory: memory, sector: header.sector, length: writableDataLength, pool: pool)
         case .write:
             guard writableDataLength == 0 else { return .ioError(.dataInWrongDirection(.write)) }
             guard !image.isReadOnly else { return .ioError(.writeToReadOnly) }
             if let problem = checkRange(sector: header.sector, length: readableDataLength) { return .ioError(problem) }
-            return try writeData(chain, memory: memory, sector: header.sector, length: readableDataLength)
+            return try writeData(chain, memory: memory, sector: header.sector, length: readableDataLength, pool: pool)
         case .flush:
             do { try image.flush() } catch { return .ioError(.hostIO(error)) }
             return .ok
@@ -174,48 +187,74 @@ public final class VirtioBlock: VirtioDevice {
         return nil
     }
 
-    /// IN: image to the writable data buffers, straight into guest RAM, one
-    /// window at a time.
-    private func readData(_ chain: DescriptorChain, memory: GuestMemory, sector: UInt64,
-                          length: UInt64) throws(VirtQueueError) -> Outcome {
+    /// IN: image to the writable data buffers, straight into guest RAM.
+    private func readData(_ chain: DescriptorChain, memory: GuestMemory, sector: UInt64, length: UInt64,
+                          pool: HostWorkerPool?) throws(VirtQueueError) -> Outcome {
         var cursor = VirtioBlockSegmentCursor(segments: chain.writableSegments, memory: memory)
-        let start = sector * UInt64(VirtioBlockSizes.sector)  // checkRange: no overflow
-        var done: UInt64 = 0
-        while done < length {
-            let buffers = cursor.take(Int(min(UInt64(Self.transferWindow), length - done)))
-            // Never empty (length is what the buffers hold): no endless loop.
-            guard !buffers.isEmpty else { return .ioError(.hostIO(.endOfFile(offset: start + done)), dataWritten: done) }
-            do { try image.read(at: start + done, into: buffers, of: memory) } catch {
-                switch error {
-                case .guestMemory(let error): throw .memory(error)
-                case .image(let error): return .ioError(.hostIO(error), dataWritten: done)
-                }
-            }
-            done += UInt64(buffers.reduce(0) { $0 + $1.length })
-        }
-        return Outcome(status: .ok, dataWritten: done)
+        return try moveData(.read, &cursor, memory: memory, sector: sector, length: length, pool: pool)
     }
 
     /// OUT: the readable data buffers (after the header) to the image,
     /// straight from guest RAM.
-    private func writeData(_ chain: DescriptorChain, memory: GuestMemory, sector: UInt64,
-                           length: UInt64) throws(VirtQueueError) -> Outcome {
+    private func writeData(_ chain: DescriptorChain, memory: GuestMemory, sector: UInt64, length: UInt64,
+                           pool: HostWorkerPool?) throws(VirtQueueError) -> Outcome {
         var cursor = VirtioBlockSegmentCursor(segments: chain.readableSegments, memory: memory,
                                               skipping: UInt64(VirtioBlockSizes.header))
-        let start = sector * UInt64(VirtioBlockSizes.sector)
+        return try moveData(.write, &cursor, memory: memory, sector: sector, length: length, pool: pool)
+    }
+
+    /// Moves request data one window at a time; a large window is cut into
+    /// parts that the pool's threads move at once. The first part that
+    /// fails, in image order, decides the outcome, as if they ran in turn.
+    private func moveData(_ direction: VirtioBlockTransferDirection, _ cursor: inout VirtioBlockSegmentCursor,
+                          memory: GuestMemory, sector: UInt64, length: UInt64,
+                          pool: HostWorkerPool?) throws(VirtQueueError) -> Outcome {
+        let start = sector * UInt64(VirtioBlockSizes.sector)  // checkRange: no overflow
         var done: UInt64 = 0
         while done < length {
-            let buffers = cursor.take(Int(min(UInt64(Self.transferWindow), length - done)))
-            guard !buffers.isEmpty else { return .ioError(.hostIO(.endOfFile(offset: start + done))) }
-            do { try image.write(at: start + done, from: buffers, of: memory) } catch {
+            let window = Int(min(UInt64(Self.transferWindow), length - done))
+            var parts: [VirtioBlockTransferPart] = []
+            var offset = start + done
+            for size in VirtioBlockTransferPart.sizes(window, threads: (pool?.helperCount ?? 0) + 1) {
+                let buffers = cursor.take(size)
+                // Never empty (length is what the buffers hold): no endless loop.
+                guard !buffers.isEmpty else {
+                    return .ioError(.hostIO(.endOfFile(offset: offset)), dataWritten: direction == .read ? offset - start : 0)
+                }
+                parts.append(VirtioBlockTransferPart(offset: offset, buffers: buffers))
+                offset += UInt64(buffers.reduce(0) { $0 + $1.length })
+            }
+            let results = VirtioBlockTransferPart.run(parts, direction, image: image, memory: memory, pool: pool)
+            for (part, result) in zip(parts, results) {
+                guard case .failure(let error) = result else { continue }
                 switch error {
                 case .guestMemory(let error): throw .memory(error)
-                case .image(let error): return .ioError(.hostIO(error))
+                case .image(let error):
+                    return .ioError(.hostIO(error), dataWritten: direction == .read ? part.offset - start : 0)
                 }
             }
-            done += UInt64(buffers.reduce(0) { $0 + $1.length })
+            done = offset - start
         }
-        return .ok
+        return Outcome(status: .ok, dataWritten: direction == .read ? done : 0)
+    }
+
+    /// The pool for a large transfer: made once, with one thread per further
+    /// CPU (at most 3), or nil when the transfer has to run on this thread.
+    private func transferPool(_ state: inout State) -> HostWorkerPool? {
+        if let pool = state.pool { return pool }
+        guard !state.poolUnavailable else { return nil }
+        let helpers = min(HostWorkerPool.onlineCPUs, 4) - 1
+        guard helpers > 0 else {
+            state.poolUnavailable = true
+            return nil
+        }
+        do {
+            state.pool = try HostWorkerPool(helpers: helpers, name: "lkvm-blk-io")
+        } catch {
+            state.poolUnavailable = true
+            logger.warning("virtio-blk \(image.path): no transfer threads (\(error)); large requests move on one thread")
+        }
+        return state.pool
     }
 
     /// Logs the first problem of each kind; the guest already has its status.
