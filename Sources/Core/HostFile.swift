@@ -37,13 +37,26 @@ public enum HostFile {
         guard (info.st_mode & S_IFMT) != S_IFDIR else { throw .isADirectory }
         guard (info.st_mode & S_IFMT) == S_IFREG else { throw .notARegularFile }
         guard info.st_size <= limit else { throw .tooLarge(limit: limit) }
+        // One allocation of the size fstat gave, returned as it is: a kernel
+        // or initrd (tens of MiB) copied or regrown here would leave glibc
+        // holding freed heap that it never gives back.
         var bytes = [UInt8](repeating: 0, count: Int(info.st_size))
         var filled = 0
         while true {
             if filled == bytes.count {
-                // The file may have grown since fstat: look for more, within the limit.
-                guard bytes.count < limit else { break }
+                // The file may have grown since fstat: one more byte says.
+                var probe: UInt8 = 0
+                let got = Glibc.read(fd, &probe, 1)
+                if got < 0 {
+                    if errno == EINTR { continue }
+                    throw .cannotRead(Errno(rawValue: errno))
+                }
+                if got == 0 { break }
+                guard bytes.count < limit else { throw .tooLarge(limit: limit) }
+                bytes.append(probe)
+                filled += 1
                 bytes += [UInt8](repeating: 0, count: min(64 << 10, limit - bytes.count))
+                continue
             }
             let count = bytes.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress! + filled, $0.count - filled) }
             if count < 0 {
@@ -53,9 +66,8 @@ public enum HostFile {
             if count == 0 { break }
             filled += count
         }
-        var extra = [UInt8](repeating: 0, count: 1)
-        if filled == limit, Glibc.read(fd, &extra, 1) > 0 { throw .tooLarge(limit: limit) }
-        return Array(bytes[..<filled])
+        bytes.removeLast(bytes.count - filled)  // the file shrank or grew less than room was made
+        return bytes
     }
 
     /// The first `count` bytes of a file (fewer when it is shorter).
