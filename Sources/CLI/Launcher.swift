@@ -42,19 +42,7 @@ enum Launcher {
         #if !arch(x86_64)
         throw LKVMError("x86-64 guests need an x86-64 host")
         #else
-        let config = PCMachineConfig(board: options.board, memMiB: options.memMiB, cpus: options.cpus,
-                                     kernel: options.kernel, initrd: options.initrd, params: options.params,
-                                     virtio: options.virtio, virtioTransport: options.virtioTransport,
-                                     console: options.console,
-                                     traceVirtio: options.traceVirtio,
-                                     traceSink: traceSink)
-        let image: PCGuestImage
-        do { image = try PCGuestImage(config: config) } catch {
-            if case .boot(let boot) = error, boot.isAboutTheKernelFile {
-                throw LKVMError("kernel '\(options.kernelPath)': \(error)")
-            }
-            throw LKVMError(error.description)
-        }
+        let image = try makePCImage(options)
         let kvm: KVMSystem
         do { kvm = try KVMSystem(hooks: .x86) } catch { throw LKVMError(error.description) }
         let machine: PCMachine
@@ -64,6 +52,26 @@ enum Launcher {
         return try runGuest(options, uart: machine.console, controller: machine.controller, run: machine.run)
         #endif
     }
+
+    #if arch(x86_64)
+    /// Guest RAM loaded from the options' boot files, which are taken: the
+    /// only host copies of the kernel and initrd die when this returns.
+    private static func makePCImage(_ options: LaunchOptions) throws(LKVMError) -> PCGuestImage {
+        let files = options.bootFiles.take()
+        let config = PCMachineConfig(board: options.board, memMiB: options.memMiB, cpus: options.cpus,
+                                     kernel: files.kernel, initrd: files.initrd, params: options.params,
+                                     virtio: options.virtio, virtioTransport: options.virtioTransport,
+                                     console: options.console,
+                                     traceVirtio: options.traceVirtio,
+                                     traceSink: traceSink)
+        do { return try PCGuestImage(config: config) } catch {
+            if case .boot(let boot) = error, boot.isAboutTheKernelFile {
+                throw LKVMError("kernel '\(options.kernelPath)': \(error)")
+            }
+            throw LKVMError(error.description)
+        }
+    }
+    #endif
 
     /// What every architecture does around its machine's run: guest output
     /// from either console to stdout, stdin to the chosen one (raw mode on a

@@ -38,9 +38,13 @@ struct LaunchOptions {
     let board: Board
     let memMiB: Int
     let cpus: Int
-    let kernel: [UInt8]
+    let bootFiles: BootFiles
+    var kernel: [UInt8] { bootFiles.kernel }
+    var initrd: [UInt8]? {
+        get { bootFiles.initrd }
+        nonmutating set { bootFiles.initrd = newValue }
+    }
     let kernelPath: String
-    var initrd: [UInt8]?
     var params: String
     let name: String
     var virtio: [any VirtioDevice]

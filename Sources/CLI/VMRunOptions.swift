@@ -150,8 +150,9 @@ struct VMRunOptions: ParsableArguments {
         } else {
             symbolsPath = KernelSymbolFiles.locate(kernelPath: kernel)
         }
-        return LaunchOptions(board: resolved, memMiB: memMiB, cpus: cpuCount, kernel: kernelBytes,
-                             kernelPath: kernel, initrd: initrdBytes, params: params ?? "", name: vmName,
+        return LaunchOptions(board: resolved, memMiB: memMiB, cpus: cpuCount,
+                             bootFiles: BootFiles(kernel: kernelBytes, initrd: initrdBytes),
+                             kernelPath: kernel, params: params ?? "", name: vmName,
                              virtio: virtioDevices, virtioTransport: transport, console: guestConsole,
                              traceVirtio: traceSelection, dumpDTB: dumpDTB, symbolsPath: symbolsPath)
     }

@@ -35,8 +35,14 @@ public struct PCGuestImage {
         }
     }
 
+    /// `config` is kept without its kernel and initrd bytes: once they are
+    /// in guest RAM, a second copy in lkvm's heap is memory for nothing
+    /// (a distribution kernel and initrd are tens of MiB).
     public init(config: PCMachineConfig) throws(PCMachineError) {
-        self.config = config
+        var kept = config
+        kept.kernel = []
+        kept.initrd = nil
+        self.config = kept
         let board = config.board
         guard case .x86IOAPIC(let ioapic) = board.interruptController else {
             throw .unsupportedBoard("\(board.fileName): an x86_64 board needs the x86-ioapic interrupt controller")
