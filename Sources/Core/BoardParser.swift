@@ -1,12 +1,9 @@
-import TOMLKit
-
 /// Turns board-file text into a `Board`, checking each key as it goes; the
 /// rules that relate keys to each other live in BoardValidation.swift.
 enum BoardParser {
     /// TOML allows no control character but tab, LF and CR (escaped in
-    /// strings, nowhere else). toml++ trips its own assertion and aborts on
-    /// some of them where it expects a key (`[` then U+000E, found by
-    /// fuzzing: docs/fuzzing.md), so they are refused before it sees the text.
+    /// strings, nowhere else): refused up front with their position, as the
+    /// toml++ parser lkvm used before aborted on some (docs/fuzzing.md).
     static func refuseControlCharacters(_ text: String, fileName: String) throws(BoardError) {
         var line = 1, column = 1
         for scalar in text.unicodeScalars {
@@ -21,10 +18,10 @@ enum BoardParser {
         }
     }
 
-    /// toml++ asserts (and aborts) when a table header's `[` or `[[` is not
-    /// followed by a key (`[!a]`, `[[\u{FFFD}x]]`, found by fuzzing), so such
-    /// headers are refused first. A small scanner finds header brackets: a `[`
-    /// first on its line, outside strings, comments and multi-line values.
+    /// A table header's `[` or `[[` not followed by a key (`[!a]`,
+    /// `[[\u{FFFD}x]]`, on which toml++ aborted) is refused with this message.
+    /// A small scanner finds header brackets: a `[` first on its line, outside
+    /// strings, comments and multi-line values.
     static func refuseKeylessTableHeaders(_ text: String, fileName: String) throws(BoardError) {
         let scalars = Array(text.unicodeScalars)
         var index = 0, line = 1, lineStartIndex = 0
@@ -113,12 +110,10 @@ enum BoardParser {
         try refuseKeylessTableHeaders(text, fileName: fileName)
         let root: TOMLTable
         do {
-            root = try TOMLTable(string: text)
-        } catch let syntax as TOMLParseError {
-            throw BoardError(file: fileName, line: syntax.source.begin.line, column: syntax.source.begin.column,
-                             message: "TOML syntax error: \(syntax.description)")
+            root = try TOMLParser.parse(text)
         } catch {
-            throw BoardError(file: fileName, message: "TOML syntax error: \(error)")
+            throw BoardError(file: fileName, line: error.line, column: error.column,
+                             message: "TOML syntax error: \(error.message)")
         }
         let reader = BoardTOMLReader(table: root, path: "", file: fileName)
 

@@ -1,5 +1,3 @@
-import TOMLKit
-
 /// Reads one TOML table of a board file. It remembers every key it was asked
 /// for, so `finish()` can report any other key as unknown: a typo must never be
 /// silently ignored.
@@ -33,13 +31,13 @@ final class BoardTOMLReader {
 
     // MARK: Raw access
 
-    private func value(_ key: String) -> TOMLValueConvertible? {
+    private func value(_ key: String) -> TOMLValue? {
         if !askedKeys.contains(key) { askedKeys.append(key) }
         return table[key]
     }
 
-    private func typeMismatch(_ key: String, expected: String, found value: TOMLValueConvertible) -> BoardError {
-        var found = "\(article(value.type.description)) \(value.type)"
+    private func typeMismatch(_ key: String, expected: String, found value: TOMLValue) -> BoardError {
+        var found = "\(article(value.typeName)) \(value.typeName)"
         if let text = value.string { found += " (\"\(text)\")" }
         return error(key, "expected \(expected), found \(found)")
     }
@@ -142,7 +140,7 @@ final class BoardTOMLReader {
             let elementPath = "\(keyPath(key))[\(index)]"
             guard let sub = element.table else {
                 throw BoardError(file: file, keyPath: elementPath,
-                                 message: "expected a table, found \(article(element.type.description)) \(element.type)")
+                                 message: "expected a table, found \(article(element.typeName)) \(element.typeName)")
             }
             readers.append(BoardTOMLReader(table: sub, path: elementPath, file: file))
         }

@@ -43,7 +43,7 @@ public struct KernelModuleDependencies: Sendable {
     /// the same to the kernel, so names use "_".
     public static func moduleName(ofPath path: String) -> String {
         var base = String(path.split(separator: "/").last ?? "")
-        if let range = base.range(of: ".ko") { base = String(base[..<range.lowerBound]) }
+        if let range = base.firstRange(of: ".ko") { base = String(base[..<range.lowerBound]) }
         return canonical(base)
     }
 
