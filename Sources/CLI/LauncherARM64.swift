@@ -41,21 +41,28 @@ enum LauncherARM64 {
             throw LKVMError("--arch arm64 needs an arm64 host with KVM; this host is \(Architecture.host). "
                 + "Run the same arguments in the lab: \(labCommand) -- \(runArguments())")
         }
+        let machine = try makeMachine(consuming: consume plan, options)
+        return try Launcher.runGuest(options, uart: machine.console, controller: machine.controller, run: machine.run)
+    }
+
+    /// The machine, with the plan's kernel and initrd in its RAM; the plan
+    /// (the last host copy of those bytes) dies when this returns.
+    private static func makeMachine(consuming plan: consuming ARM64BootPlan,
+                                    _ options: LaunchOptions) throws(LKVMError) -> ARM64Machine {
         let kvm: KVMSystem
         do { kvm = try KVMSystem(hooks: .arm64) } catch { throw LKVMError(error.description) }
-        let machine: ARM64Machine
-        do { machine = try ARM64Machine(plan: plan, kvm: kvm, output: options.consoleOutput) } catch {
+        do { return try ARM64Machine(plan: plan, kvm: kvm, output: options.consoleOutput) } catch {
             throw LKVMError(error.description)
         }
-        return try Launcher.runGuest(options, uart: machine.console, controller: machine.controller, run: machine.run)
     }
 
     /// The same plan a boot uses: Image, layout and device tree from the same options.
     static func makePlan(_ options: LaunchOptions) throws(LKVMError) -> ARM64BootPlan {
         let seed: [UInt8]
         do { seed = try HostEntropy().randomBytes(seedSize) } catch { throw LKVMError(error.description) }
+        let files = options.bootFiles.take()  // the plan holds them now, until the machine is made
         let config = ARM64MachineConfig(board: options.board, memMiB: options.memMiB, cpus: options.cpus,
-                                        kernel: options.kernel, initrd: options.initrd, params: options.params,
+                                        kernel: files.kernel, initrd: files.initrd, params: options.params,
                                         virtio: options.virtio, virtioTransport: options.virtioTransport,
                                         virtioConsole: options.console == .virtio, seed: seed,
                                         traceVirtio: options.traceVirtio, traceSink: Launcher.traceSink)
