@@ -90,7 +90,8 @@ enum BoardParser {
                     }
                 }
                 continue
-            case "[", "{", "," where scalar != "," || open.last == "[":
+            case "[", "{", ",":
+                if scalar == ",", open.last != "[" { break }  // a comma outside an array: nothing to check
                 if scalar != "," { open.append(scalar) }
                 // toml++ asserts (aborts) on a `}` where an array element should start.
                 if open.last == "[", nextSignificant(after: index) == "}" {
