@@ -6,7 +6,7 @@ import Synchronization
 /// copied by two or more cores finishes sooner than by one. Calls to `run`
 /// are serialised; the threads sleep in poll(2) between jobs.
 public final class HostWorkerPool: Sendable {
-    /// Threads besides the caller: `run` takes at most `helperCount + 1` parts.
+    /// Threads besides the caller: `run` moves up to `helperCount + 1` parts at once.
     public let helperCount: Int
     private let helpers: [Helper]
     private let done: HostEventFD
