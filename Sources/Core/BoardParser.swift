@@ -19,7 +19,8 @@ enum BoardParser {
     }
 
     /// A table header's `[` or `[[` not followed by a key (`[!a]`,
-    /// `[[\u{FFFD}x]]`, on which toml++ aborted) is refused with this message.
+    /// `[[\u{FFFD}x]]`, on which toml++, the parser before lkvm's own, aborted)
+    /// is refused with this message.
     /// A small scanner finds header brackets: a `[` first on its line, outside
     /// strings, comments and multi-line values.
     static func refuseKeylessTableHeaders(_ text: String, fileName: String) throws(BoardError) {
