@@ -72,7 +72,11 @@ public final class GuestMemory: @unchecked Sendable {
         }
         var mapped: [Region] = []
         for range in sorted {
-            guard let pointer = Self.mapRegion(range) else {
+            // SAFETY: a fresh private anonymous mapping owned by this object and
+            // unmapped only in deinit; its length is exactly range.size.
+            let pointer = mmap(nil, Int(range.size), PROT_READ | PROT_WRITE,
+                               MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0)
+            guard let pointer, pointer != MAP_FAILED else {
                 let errno = Errno(rawValue: Glibc.errno)
                 for region in mapped { munmap(region.base, Int(region.range.size)) }
                 throw .mapFailed(size: range.size, errno: errno)
@@ -80,41 +84,6 @@ public final class GuestMemory: @unchecked Sendable {
             mapped.append(Region(range: range, base: pointer))
         }
         regions = mapped
-    }
-
-    /// Huge pages back guest RAM only where guest and host addresses agree
-    /// modulo 2 MiB: KVM maps a 2 MiB guest page with one large stage-2 entry
-    /// only then. A plain mmap is merely 4 KiB-aligned (Linux before 6.7),
-    /// which leaves the guest on 4 KiB stage-2 pages: more faults, deeper
-    /// walks, and under nested virtualisation every walk is emulated.
-    static let hugePageSize: UInt64 = 2 << 20
-
-    /// A private anonymous mapping of exactly `range.size` bytes whose start is
-    /// congruent to the guest start modulo 2 MiB (for ranges of 2 MiB or
-    /// more), advised for transparent huge pages. nil with errno set on failure.
-    private static func mapRegion(_ range: GuestRange) -> UnsafeMutableRawPointer? {
-        let size = Int(range.size)
-        let flags = MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE
-        guard range.size >= hugePageSize else {
-            // SAFETY: a fresh private anonymous mapping owned by the caller's
-            // GuestMemory and unmapped only in its deinit; length range.size.
-            let pointer = mmap(nil, size, PROT_READ | PROT_WRITE, flags, -1, 0)
-            return pointer == MAP_FAILED ? nil : pointer
-        }
-        let slack = Int(hugePageSize)
-        // SAFETY: over-reserve by 2 MiB, then unmap the unused head and tail so
-        // exactly [start, start + size) stays mapped, owned as above.
-        guard let reserved = mmap(nil, size + slack, PROT_READ | PROT_WRITE, flags, -1, 0),
-              reserved != MAP_FAILED else { return nil }
-        let address = UInt64(UInt(bitPattern: reserved))
-        let wanted = range.start.raw % hugePageSize
-        let head = Int((wanted &- address % hugePageSize) % hugePageSize)
-        let start = reserved + head
-        if head > 0 { munmap(reserved, head) }
-        if slack - head > 0 { munmap(start + size, slack - head) }
-        // Advice only: a kernel without THP leaves 4 KiB pages, which still work.
-        _ = madvise(start, size, MADV_HUGEPAGE)
-        return start
     }
 
     deinit {
