@@ -250,6 +250,7 @@ sed 's/^/LAB-L1: control: /' /tmp/lab-control.stop
 wait $pid2
 rc2=$?
 echo "LAB-L1: control lab-second exit=$rc2 ($(grep -c 'LAB-L2:' "$out2") L2 lines)"
+[ $rc2 = 0 ] || grep -v 'LAB-L2:' "$out2" | tail -5 | sed 's/^/LAB-L1: control lab-second said: /'
 if [ $stop = 0 ] && [ $rc2 = 0 ]; then check 'stop second' ok; else check 'stop second' bad "stop=$stop exit=$rc2"; fi
 "$lkvm" stop lab-main 2>&1 | sed 's/^/LAB-L1: control: /'
 wait $pid
