@@ -35,10 +35,7 @@ public final class HostEventFD: Sendable {
 
     /// Resets the counter; returns whether it had been signalled.
     @discardableResult
-    public func drain() -> Bool {
-        var count: UInt64 = 0
-        return read(fd, &count, MemoryLayout<UInt64>.size) == MemoryLayout<UInt64>.size
-    }
+    public func drain() -> Bool { takeCount() > 0 }
 }
 
 /// Guest writes the hypervisor turns into eventfd signals without an exit
