@@ -112,6 +112,18 @@ final class SandboxOutcomeTests: XCTestCase {
         XCTAssertEqual(outcome.messages, [])
     }
 
+    func testACommandKilledBySignalIsNamedAsTheCommands() {
+        let outcome = SandboxOutcome(statusFile: Array("139\n".utf8), panicLine: nil, oopsLine: nil, stop: .powerOff)
+        XCTAssertEqual(outcome.exitStatus, 139)
+        XCTAssertEqual(outcome.messages, ["the command was killed by signal 11 (SIGSEGV) (exit status 139)"])
+        XCTAssertEqual(SandboxOutcome(statusFile: Array("170".utf8), panicLine: nil, oopsLine: nil, stop: .powerOff).messages,
+                       ["the command was killed by signal 42 (exit status 170)"])
+        for plain in ["128", "193", "255"] {
+            XCTAssertEqual(SandboxOutcome(statusFile: Array(plain.utf8), panicLine: nil, oopsLine: nil, stop: .powerOff).messages,
+                           [], plain)
+        }
+    }
+
     func testAPanicIs125EvenAfterTheCommandFinished() {
         let outcome = SandboxOutcome(statusFile: Array("0\n".utf8), panicLine: "Kernel panic - not syncing: Fatal exception",
                                      oopsLine: "Oops: 0000 [#1] SMP", stop: .reset)

@@ -366,7 +366,9 @@ l1_after_sandbox() {
 # trinity: the wrapper passes when lkvm exited on its own (no signal, not
 # killed by the scenario's time limit) and reported an outcome: trinity's
 # own exit status, or lkvm's "guest kernel ..." / "the command did not
-# finish" line for 125 and 126.
+# finish" line for 125 and 126. A status of 128+N is lkvm's death by signal N
+# unless lkvm said that trinity itself was killed by it (trinity's own
+# segfaults happen, and are trinity's).
 l1_before_trinity() {
     cat >/tmp/lab-trinity-wrap <<'WRAP'
 #!/bin/sh
@@ -374,7 +376,11 @@ l1_before_trinity() {
 rc=$?
 cat /tmp/lab-trinity.err
 report=$(grep -E '^lkvm: (guest kernel|the command did not finish)' /tmp/lab-trinity.err | head -n1)
-if [ $rc -ge 128 ]; then
+killed=$(grep -E '^lkvm: the command was killed by signal' /tmp/lab-trinity.err | head -n1)
+if [ $rc -ge 128 ] && [ -n "$killed" ]; then
+    echo "LAB-L1: trinity outcome=${killed#lkvm: }"
+    exit 0
+elif [ $rc -ge 128 ]; then
     echo "LAB-L1: trinity outcome=missing (lkvm exit $rc: killed or crashed)"
     exit 1
 elif [ $rc = 125 ] || [ $rc = 126 ]; then

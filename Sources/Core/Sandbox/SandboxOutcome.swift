@@ -38,9 +38,25 @@ public struct SandboxOutcome: Equatable, Sendable {
             messages = ["guest kernel oops (the command exited \(status)): \(oopsLine)"]
             exitStatus = Self.guestOopsStatus
         } else {
-            messages = []
+            // The shell reports a command killed by signal N as 128+N, which
+            // is also what lkvm's own death by that signal would give: say
+            // whose it is.
+            messages = Self.signalName(forShellStatus: status).map {
+                ["the command was killed by \($0) (exit status \(status))"]
+            } ?? []
             exitStatus = status
         }
+    }
+
+    /// "signal 11 (SIGSEGV)" for a shell status of 139; nil below 129 or
+    /// past the realtime signals (a plain exit status then).
+    static func signalName(forShellStatus status: Int32) -> String? {
+        let number = status - 128
+        guard (1...64).contains(number) else { return nil }
+        let names = ["HUP", "INT", "QUIT", "ILL", "TRAP", "ABRT", "BUS", "FPE", "KILL", "USR1",
+                     "SEGV", "USR2", "PIPE", "ALRM", "TERM"]
+        guard number <= names.count else { return "signal \(number)" }
+        return "signal \(number) (SIG\(names[Int(number) - 1]))"
     }
 
     static func describe(_ stop: StopReason) -> String {
