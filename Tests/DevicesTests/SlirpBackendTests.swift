@@ -80,6 +80,17 @@ final class SlirpBackendTests: XCTestCase {
         XCTAssertEqual(segment.port, 80)
     }
 
+    func testLibslirpIsLoadedOnDemandAndAMissingOneIsAOneLineError() throws {
+        XCTAssertNoThrow(try SlirpLibrary.shared.get(), "libslirp0 is installed with libslirp-dev")
+        guard case .failure(let error) = SlirpLibrary.load("libslirp-absent.so.9") else {
+            return XCTFail("a library that is not there loaded")
+        }
+        let text = error.description
+        XCTAssertTrue(text.hasPrefix("user network: cannot load libslirp (apt-get install libslirp0): "), text)
+        XCTAssertTrue(text.contains("libslirp-absent.so.9"), text)
+        XCTAssertFalse(text.contains("\n"), text)
+    }
+
     func testATakenHostPortIsAOneLineErrorNamingIt() throws {
         let (listener, port) = try SlirpTestSockets.bound(listening: true)
         defer { close(listener) }

@@ -4,6 +4,8 @@ import Glibc
 public enum SlirpBackendError: Error, Equatable, CustomStringConvertible {
     /// slirp_new refused the configuration.
     case cannotCreate
+    /// libslirp could not be loaded (dlopen's or dlsym's words).
+    case libraryUnavailable(String)
     /// A host call (`call`: pipe) failed.
     case hostCall(call: String, errno: Int32)
     /// libslirp could not listen on the forward's host port (taken, or
@@ -14,6 +16,8 @@ public enum SlirpBackendError: Error, Equatable, CustomStringConvertible {
         switch self {
         case .cannotCreate:
             "user network: libslirp refused its configuration (slirp_new failed)"
+        case .libraryUnavailable(let why):
+            "user network: cannot load libslirp (apt-get install libslirp0): \(why)"
         case .hostCall(let call, let errno):
             "user network: \(call): \(NetBackendError.text(errno))"
         case .hostPortUnavailable(let forward, let errno):

@@ -2,7 +2,8 @@ import CSlirp
 import Glibc
 import Logging
 
-/// The only code that talks to libslirp's C API, and the only unsafe
+/// The only code that talks to libslirp's C API (through `SlirpLibrary`'s
+/// entry points), and with it the only unsafe
 /// pointers of the user-mode network: one `Slirp` instance on the
 /// 10.0.2.0/24 network (gateway and host 10.0.2.2, DNS 10.0.2.3, DHCP from
 /// 10.0.2.15: libslirp's defaults), its callbacks, and the loop that polls
@@ -24,6 +25,7 @@ final class SlirpBackendStack: @unchecked Sendable {
     /// The longest the loop sleeps without a reason to wake (ms).
     static let longestPoll: UInt32 = 500
 
+    private let library: SlirpLibrary
     private var slirp: OpaquePointer?
     private let callbacks: UnsafeMutablePointer<SlirpCb>
     private let context: SlirpStackContext
@@ -31,6 +33,7 @@ final class SlirpBackendStack: @unchecked Sendable {
     private let wakeWrite: Int32
 
     init(logger: Logger) throws(SlirpBackendError) {
+        library = try SlirpLibrary.shared.get()
         var ends: [Int32] = [-1, -1]
         guard pipe(&ends) == 0 else { throw .hostCall(call: "pipe", errno: errno) }
         for end in ends {
@@ -59,7 +62,7 @@ final class SlirpBackendStack: @unchecked Sendable {
         // SAFETY: slirp_new copies what it needs from `config` (alive for the
         // call) and keeps `callbacks` and the context pointer, both alive
         // until shutDown/deinit. The context is unretained: `self` owns it.
-        slirp = slirp_new(&config, callbacks, Unmanaged.passUnretained(context).toOpaque())
+        slirp = library.new(&config, callbacks, Unmanaged.passUnretained(context).toOpaque())
         guard slirp != nil else { throw .cannotCreate }
     }
 
@@ -75,7 +78,7 @@ final class SlirpBackendStack: @unchecked Sendable {
     func addHostForward(_ forward: HostForward) throws(SlirpBackendError) {
         guard let slirp else { throw .cannotCreate }
         errno = 0
-        let result = slirp_add_hostfwd(slirp, forward.transport == .udp ? 1 : 0, Self.address(Self.loopback),
+        let result = library.addHostForward(slirp, forward.transport == .udp ? 1 : 0, Self.address(Self.loopback),
                                        Int32(forward.hostPort), Self.address(Self.firstLease),
                                        Int32(forward.guestPort))
         guard result == 0 else { throw .hostPortUnavailable(forward, errno: errno) }
@@ -100,7 +103,7 @@ final class SlirpBackendStack: @unchecked Sendable {
             if isStopping { return }
             for frame in frames {
                 // SAFETY: slirp_input reads `count` bytes of the array, alive for the call.
-                frame.withUnsafeBufferPointer { slirp_input(slirp, $0.baseAddress, Int32($0.count)) }
+                frame.withUnsafeBufferPointer { library.input(slirp, $0.baseAddress, Int32($0.count)) }
             }
             let now = Self.monotonicNanoseconds() / 1_000_000
             context.timers.fireExpired(now: now)
@@ -108,10 +111,10 @@ final class SlirpBackendStack: @unchecked Sendable {
             if let next = context.timers.millisecondsUntilNext(now: now) { timeout = UInt32(min(Int64(timeout), next)) }
             context.descriptors = [pollfd(fd: wakeRead, events: Int16(POLLIN), revents: 0)]
             // SAFETY: the callbacks get `opaque`, the context, alive for the call.
-            slirp_pollfds_fill(slirp, &timeout, Self.addPollDescriptor, opaque)
+            library.pollfdsFill(slirp, &timeout, Self.addPollDescriptor, opaque)
             // SAFETY: poll(2) reads and writes the entries of the array.
             let ready = poll(&context.descriptors, nfds_t(context.descriptors.count), Int32(min(timeout, Self.longestPoll)))
-            slirp_pollfds_poll(slirp, ready < 0 ? 1 : 0, Self.readyEvents, opaque)
+            library.pollfdsPoll(slirp, ready < 0 ? 1 : 0, Self.readyEvents, opaque)
             if context.descriptors[0].revents != 0 { drainWakePipe() }
         }
     }
@@ -127,7 +130,7 @@ final class SlirpBackendStack: @unchecked Sendable {
     func shutDown() {
         guard let slirp else { return }
         self.slirp = nil
-        slirp_cleanup(slirp)
+        library.cleanup(slirp)
     }
 
     private func drainWakePipe() {
