@@ -77,10 +77,15 @@ let package = Package(
             // relative ones for the static Swift runtime and libraries, 1.9 MiB as
             // RELA (gold's only form). lld packs them as DT_RELR (glibc >= 2.36)
             // into a few KiB: 2 MiB less resident (docs/performance.md, memory).
+            // scripts/link/ld.lld (clang's -B) links libstdc++ and libgcc from their
+            // static archives: loading the shared ones cost 1 MiB resident.
+            // --no-export-dynamic undoes the static stdlib's -export-dynamic: nothing
+            // looks lkvm's symbols up at run time, and their 0.6 MiB table was read.
             swiftSettings: functionSections,
-            linkerSettings: [.unsafeFlags(["-use-ld=lld", "-Xlinker", "-z", "-Xlinker", "pack-relative-relocs",
+            linkerSettings: [.unsafeFlags(["-use-ld=lld", "-Xclang-linker", "-B\(Context.packageDirectory)/scripts/link",
+                                           "-Xlinker", "-z", "-Xlinker", "pack-relative-relocs",
                                            "-Xlinker", "--symbol-ordering-file=\(Context.packageDirectory)/scripts/startup-symbols.txt",
-                                           "-Xlinker", "--no-warn-symbol-ordering"],
+                                           "-Xlinker", "--no-warn-symbol-ordering", "-Xlinker", "--no-export-dynamic"],
                                           .when(platforms: [.linux], configuration: .release))]),
         .testTarget(name: "CoreTests", dependencies: ["LKVMCore", "LKVMTestSupport"], path: "Tests/CoreTests"),
         .testTarget(name: "X86Tests", dependencies: ["ArchX86", "LKVMCore", "LKVMTestSupport"], path: "Tests/X86Tests",
