@@ -29,7 +29,7 @@ lab_qemu() {
     qemu=(qemu-system-aarch64 -M virt,virtualization=on,gic-version=3 -cpu max,pauth-impdef=on
         -accel tcg,thread=multi -smp 2 -m 3G -nodefaults -display none -no-reboot
         -kernel "$L1_IMAGE" -initrd "$WORK/initrd"
-        -append "console=ttyAMA0 quiet panic=-1"
+        -append "console=ttyAMA0 quiet panic=-1 nokaslr" -monitor "unix:$WORK/monitor.sock,server=on,wait=off"
         -device virtio-serial-device -device virtconsole,chardev=con)
     serials=(-chardev "file,id=klog,path=$2" -serial chardev:klog)
 }

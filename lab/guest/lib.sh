@@ -69,11 +69,33 @@ lab_scenario() {
     echo "LAB-L1: scenario=$name lkvm exit=$rc seconds=$(awk "BEGIN{printf \"%.1f\", $t1 - $t0}")"
 }
 
-# lab_limit SECONDS CMD...: CMD, killed after SECONDS (0: no limit).
+# lab_limit SECONDS CMD...: CMD, stopped after SECONDS (0: no limit). At the
+# limit, before stopping it, L1 shows where each running VM's vCPUs are
+# (lab_show_vms): a VM that does not finish is a bug to find, not only a
+# timeout to report.
 lab_limit() {
-    local limit=$1
+    local limit=$1 rc watchdog
     shift
-    if [ "$limit" != 0 ]; then timeout -k 5 "$limit" "$@"; else "$@"; fi
+    [ "$limit" != 0 ] || { "$@"; return; }
+    (sleep "$limit" && lab_show_vms) &
+    watchdog=$!
+    timeout -k 5 $((limit + 20)) "$@"
+    rc=$?
+    kill "$watchdog" 2>/dev/null
+    return $rc
+}
+
+# lab_show_vms (L1): `lkvm debug` of each VM lkvm lists: every vCPU's
+# registers and kernel function, and the guest's own backtraces (SysRq l).
+lab_show_vms() {
+    local vm
+    [ -x /lab/lkvm ] || return 0
+    echo "LAB-L1: limit reached; the running VMs:"
+    timeout 10 /lab/lkvm list
+    for vm in $(timeout 10 /lab/lkvm list 2>/dev/null | awk 'NR > 1 { print $1 }'); do
+        echo "LAB-L1: lkvm debug $vm --sysrq l"
+        timeout 15 /lab/lkvm debug "$vm" --sysrq l
+    done
 }
 
 # lab_fed AFTER INPUT CMD...: run CMD with stdin from a FIFO and its stdout
