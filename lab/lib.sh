@@ -47,6 +47,10 @@ mod_closure() {
 # Copy a binary and every shared library it needs (ldd) under DESTROOT,
 # at the same absolute paths, so it runs inside the lab's initramfs.
 # usage: copy_with_libs DESTROOT BINARY [DEST_PATH_IN_ROOT]
+# The libraries lkvm loads with dlopen, so that no ldd or NEEDED entry names
+# them: libslirp for -n mode=user (Sources/Devices/Net/SlirpLibrary.swift).
+LKVM_DLOPEN_LIBS=(libslirp.so.0)
+
 copy_with_libs() {
     local root=$1 bin=$2 dest=${3:-$2} lib
     install -D -m 0755 "$bin" "$root$dest"

@@ -16,6 +16,12 @@ lab_stage_lkvm() {
     [[ $(file -b "$LKVM") == *"ARM aarch64"* ]] || die "$LKVM is not an aarch64 binary (build one: make aarch64)"
     [[ -d $AARCH64_SYSROOT ]] || die "no aarch64 sysroot at $AARCH64_SYSROOT (make aarch64 makes it)"
     copy_with_sysroot_libs "$1" "$AARCH64_SYSROOT" "$LKVM" /lab/lkvm
+    local lib
+    for lib in "${LKVM_DLOPEN_LIBS[@]}"; do
+        [[ -e $AARCH64_SYSROOT/usr/lib/aarch64-linux-gnu/$lib ]] || die "lkvm loads $lib, which is not in $AARCH64_SYSROOT"
+        copy_with_sysroot_libs "$1" "$AARCH64_SYSROOT" "$AARCH64_SYSROOT/usr/lib/aarch64-linux-gnu/$lib" \
+            "/lib/aarch64-linux-gnu/$lib"
+    done
     local objcopy
     for objcopy in /opt/swift/usr/bin/llvm-objcopy "$(command -v llvm-objcopy || true)"; do
         if [[ -x $objcopy ]]; then "$objcopy" --strip-debug "$1/lab/lkvm"; break; fi

@@ -77,7 +77,9 @@ lab_limit() {
     local limit=$1 rc watchdog
     shift
     [ "$limit" != 0 ] || { "$@"; return; }
-    (sleep "$limit" && lab_show_vms) &
+    # Its output goes to the console itself: an inherited pipe (lab_fed reads
+    # CMD's output through one) would stay open in the sleep until the limit.
+    (sleep "$limit" && lab_show_vms) >"${LAB_CONSOLE:-/dev/console}" 2>&1 </dev/null &
     watchdog=$!
     timeout -k 5 $((limit + 20)) "$@"
     rc=$?
