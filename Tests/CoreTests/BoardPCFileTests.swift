@@ -42,8 +42,8 @@ final class BoardPCFileTests: XCTestCase {
         XCTAssertEqual(board.devices[1].portRanges, [PortRange(start: 0x60, count: 1)!, PortRange(start: 0x64, count: 1)!])
 
         let pci = try XCTUnwrap(board.pci)
-        XCTAssertEqual(pci.ecam, GuestRange(start: GuestAddress(0xE000_0000), size: 0x1000_0000))
-        XCTAssertEqual(pci.busCount, 256)
+        XCTAssertEqual(pci.ecam, GuestRange(start: GuestAddress(0xE000_0000), size: 0x10_0000))
+        XCTAssertEqual(pci.busCount, 1)
         XCTAssertEqual(pci.mmio32, GuestRange(start: GuestAddress(0xC000_0000), size: 0x2000_0000))
         XCTAssertNil(pci.mmio64)
         XCTAssertEqual(pci.ioPorts, PortRange(start: 0x1000, count: 0xF000))

@@ -73,7 +73,7 @@ final class PCGuestImagePCITests: XCTestCase {
     func testPCBoardReservesECAMInE820() throws {
         let entries = try e820(try image(try pcBoard()))
         let ecam = try XCTUnwrap(entries.first { $0.address == 0xE000_0000 })
-        XCTAssertEqual(ecam, E820Entry(address: 0xE000_0000, size: 0x1000_0000, type: .reserved))
+        XCTAssertEqual(ecam, E820Entry(address: 0xE000_0000, size: 0x10_0000, type: .reserved))
         XCTAssertFalse(entries.contains { $0.type == .ram && $0.end > 0xE000_0000 && $0.address < 0xF000_0000 })
     }
 
