@@ -29,6 +29,15 @@ final class CPUIDTopologyTests: XCTestCase {
         XCTAssertEqual(single.edx & (1 << 28), 0)
     }
 
+    func testTSCDeadlineTimerIsOfferedOnlyWhenKVMEmulatesIt() throws {
+        let with = try XCTUnwrap(entry(CPUIDTopology.entries(from: supported, cpu: 0, count: 1,
+                                                              tscDeadlineTimer: true), 1))
+        XCTAssertNotEqual(with.ecx & (1 << 24), 0, "TSC deadline with KVM_CAP_TSC_DEADLINE_TIMER")
+        XCTAssertEqual(with.ecx & 1, 1, "other ECX bits kept")
+        let without = try XCTUnwrap(entry(CPUIDTopology.entries(from: supported, cpu: 0, count: 1), 1))
+        XCTAssertEqual(without.ecx & (1 << 24), 0)
+    }
+
     func testExtendedTopologyDescribesCoresOfOneThread() throws {
         let entries = CPUIDTopology.entries(from: supported, cpu: 5, count: 6)
         let smt = try XCTUnwrap(entry(entries, 0xB, 0)), core = try XCTUnwrap(entry(entries, 0xB, 1))

@@ -92,10 +92,12 @@ public final class PCMachine {
             try machine.map(memory)
             try machine.createX86InterruptControllers()
             let supported = try kvm.supportedCPUID()
+            let tscDeadline = kvm.checkExtension(KVM_CAP_TSC_DEADLINE_TIMER) > 0
             var created: [KVMVCPU] = []
             for id in 0..<config.cpus {
                 let vcpu = try machine.createVCPU(id: id)
-                try vcpu.setCPUID(CPUIDTopology.entries(from: supported, cpu: id, count: config.cpus))
+                try vcpu.setCPUID(CPUIDTopology.entries(from: supported, cpu: id, count: config.cpus,
+                                                           tscDeadlineTimer: tscDeadline))
                 try vcpu.setBootMSRs()
                 try vcpu.setInitialFPU()
                 try vcpu.setupLocalAPIC()

@@ -23,6 +23,11 @@ public struct CPUIDEntry: Equatable, Sendable {
 /// table: `count` cores of one thread each in one package, APIC ID = vCPU index.
 public enum CPUIDTopology {
     static let hypervisorBit: UInt32 = 1 << 31
+    /// CPUID.1:ECX[24]. KVM_GET_SUPPORTED_CPUID leaves it clear even where the
+    /// in-kernel LAPIC emulates the deadline MSR (KVM_CAP_TSC_DEADLINE_TIMER
+    /// says so); without it Linux calibrates the LAPIC timer against the PIT
+    /// for ~0.2 s of boot and reprograms the timer through TMICT.
+    static let tscDeadlineTimer: UInt32 = 1 << 24
     static let htt: UInt32 = 1 << 28
     static let significantIndex = UInt32(KVM_CPUID_FLAG_SIGNIFCANT_INDEX)
 
@@ -33,7 +38,8 @@ public enum CPUIDTopology {
         return bits
     }
 
-    public static func entries(from supported: [CPUIDEntry], cpu: Int, count: Int) -> [CPUIDEntry] {
+    public static func entries(from supported: [CPUIDEntry], cpu: Int, count: Int,
+                               tscDeadlineTimer: Bool = false) -> [CPUIDEntry] {
         let apicID = UInt32(cpu)
         var result: [CPUIDEntry] = []
         for var entry in supported {
@@ -42,6 +48,7 @@ public enum CPUIDTopology {
                 // EBX[31:24] initial APIC ID, [23:16] logical processors per package.
                 entry.ebx = (entry.ebx & 0xFFFF) | (UInt32(min(count, 255)) << 16) | (apicID << 24)
                 entry.ecx |= hypervisorBit
+                if tscDeadlineTimer { entry.ecx |= Self.tscDeadlineTimer }
                 if count > 1 { entry.edx |= htt } else { entry.edx &= ~htt }
             case 0x4:
                 // EAX[31:26]: cores per package - 1 (Intel deterministic cache leaf).
