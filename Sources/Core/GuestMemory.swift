@@ -176,6 +176,16 @@ public final class GuestMemory: @unchecked Sendable {
     }
 
     public func write(_ bytes: some Collection<UInt8>, at address: GuestAddress) throws(GuestMemoryError) {
+        // Arrays and their slices are copied from where they are; other
+        // collections are gathered into one first.
+        let written = bytes.withContiguousStorageIfAvailable { source in
+            Result { () throws(GuestMemoryError) in
+                try withBytes(at: address, length: source.count) { target in
+                    target.copyMemory(from: UnsafeRawBufferPointer(source))
+                }
+            }
+        }
+        if let written { return try written.get() }
         let array = Array(bytes)
         try withBytes(at: address, length: array.count) { target in
             array.withUnsafeBytes { target.copyMemory(from: $0) }

@@ -278,4 +278,72 @@ final class NinePDeviceTests: XCTestCase {
         let reply = try NinePMessage<NinePReply>(decoding: driver.memory.read(length, at: GuestAddress(0x20000)))
         XCTAssertEqual(reply, NinePMessage(tag: 3, .version(msize: 8192, version: "9P2000.L")))
     }
+
+    /// Sends one request through the queue with the reply buffer cut into
+    /// `replyPieces` writable descriptors; returns the used length and the
+    /// reply bytes gathered from those pieces.
+    private func exchange(_ driver: FakeMMIODriver, _ request: NinePMessage<NinePRequest>,
+                          replyPieces: [UInt32], slot: UInt16) throws -> (used: Int, reply: [UInt8]) {
+        let bytes = request.encoded()
+        try driver.memory.write(bytes[...], at: GuestAddress(0x10000))
+        driver.ring.setDescriptor(0, address: 0x10000, length: UInt32(bytes.count), flags: Desc.next, next: 1)
+        var address: UInt64 = 0x40000
+        var pieces: [(UInt64, UInt32)] = []
+        for (index, length) in replyPieces.enumerated() {
+            let last = index == replyPieces.count - 1
+            driver.ring.setDescriptor(UInt16(index + 1), address: address, length: length,
+                                      flags: Desc.write | (last ? 0 : Desc.next), next: UInt16(index + 2))
+            pieces.append((address, length))
+            address += UInt64(length) + 0x1000  // gaps: the pieces are not contiguous
+        }
+        driver.ring.makeAvailable(0)
+        driver.notify()
+        XCTAssertEqual(driver.ring.usedIndex, slot + 1)
+        let used = Int(driver.ring.usedEntry(slot).length)
+        var gathered: [UInt8] = []
+        for (start, length) in pieces where gathered.count < used {
+            gathered += try driver.memory.read(min(Int(length), used - gathered.count), at: GuestAddress(start))
+        }
+        return (used, gathered)
+    }
+
+    func testReadDataGoesStraightIntoTheGuestsScatteredBuffers() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("lkvm-9p-dev-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let content = (0..<20000).map { UInt8(truncatingIfNeeded: $0 &* 7 &+ 3) }
+        try Data(content).write(to: directory.appendingPathComponent("data.bin"))
+        let device = try Virtio9P(sharing: directory.path)
+        let driver = FakeMMIODriver(device: device)
+        XCTAssertEqual(driver.probe(), 9)
+        driver.bringUp()
+        var slot: UInt16 = 0
+        func send(_ body: NinePRequest, pieces: [UInt32] = [8192]) throws -> (used: Int, reply: NinePReply) {
+            let (used, bytes) = try exchange(driver, NinePMessage(tag: 7, body), replyPieces: pieces, slot: slot)
+            slot += 1
+            let reply = try NinePMessage<NinePReply>(decoding: bytes)
+            XCTAssertEqual(reply.tag, 7)
+            return (used, reply.body)
+        }
+        _ = try send(.version(msize: 65536, version: "9P2000.L"))
+        _ = try send(.attach(fid: 0, afid: NinePSizes.noFid, uname: "root", aname: "", uid: 0))
+        _ = try send(.walk(fid: 0, newFid: 1, names: ["data.bin"]))
+        guard case .lopen = try send(.lopen(fid: 1, flags: 0)).reply else { return XCTFail("no Rlopen") }
+
+        // The header straddles the first two pieces; the data runs on
+        // through pieces of odd sizes; the last one is not filled.
+        let (used, reply) = try send(.read(fid: 1, offset: 100, count: 12000), pieces: [5, 9, 4000, 3, 9000])
+        XCTAssertEqual(used, NinePSizes.readReplyHeader + 12000, "used length counts header and data")
+        XCTAssertEqual(reply, .read(Array(content[100..<12100])))
+
+        // Cut to what the reply buffers hold; at the end of the file, short.
+        XCTAssertEqual(try send(.read(fid: 1, offset: 0, count: 5000), pieces: [11 + 300]).reply,
+                       .read(Array(content[0..<300])))
+        XCTAssertEqual(try send(.read(fid: 1, offset: 19990, count: 100)).reply, .read(Array(content[19990...])))
+        XCTAssertEqual(try send(.read(fid: 1, offset: 50000, count: 100)).reply, .read([]))
+        // Failures still come back as Rlerror through the queue.
+        XCTAssertEqual(try send(.read(fid: 9, offset: 0, count: 10)).reply, .error(errno: UInt32(EBADF)))
+        XCTAssertEqual(try send(.read(fid: 1, offset: UInt64.max, count: 10)).reply, .error(errno: UInt32(EINVAL)))
+        XCTAssertFalse(driver.needsReset)
+    }
 }

@@ -300,7 +300,7 @@ final class NinePHostNode {
 }
 
 /// A file opened for reading or writing; owns its descriptor.
-final class NinePOpenFile {
+final class NinePOpenFile: Sendable {
     let descriptor: Int32
 
     init(adopting descriptor: Int32) {
@@ -309,6 +309,14 @@ final class NinePOpenFile {
 
     deinit {
         close(descriptor)
+    }
+
+    /// Reads into the caller's buffers (one preadv): Rread's data straight
+    /// into the transport's buffers. Returns how many bytes it read.
+    func read(into vectors: UnsafeBufferPointer<iovec>, at offset: UInt64) throws(NinePErrno) -> Int {
+        guard offset <= UInt64(Int64.max) else { throw .invalid }
+        guard let base = vectors.baseAddress, !vectors.isEmpty else { return 0 }
+        return try retrying { preadv(descriptor, base, Int32(vectors.count), off_t(offset)) }
     }
 
     func read(_ count: Int, at offset: UInt64) throws(NinePErrno) -> [UInt8] {

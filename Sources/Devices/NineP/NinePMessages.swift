@@ -349,6 +349,17 @@ extension NinePMessage where Body == NinePRequest {
 }
 
 extension NinePMessage where Body == NinePReply {
+    /// Rread's header alone: size[4] (counting `dataCount` bytes of data that
+    /// the server placed after it), type, tag, count[4].
+    static func readReplyHeader(tag: UInt16, dataCount: Int) -> [UInt8] {
+        var writer = NinePWriter()
+        writer.u32(UInt32(truncatingIfNeeded: NinePSizes.readReplyHeader + dataCount))
+        writer.u8(NinePMessageType.rread.rawValue)
+        writer.u16(tag)
+        writer.u32(UInt32(truncatingIfNeeded: dataCount))
+        return writer.bytes
+    }
+
     public func encoded() -> [UInt8] {
         switch body {
         case .error(let errno): frame(type: .rlerror, tag: tag) { $0.u32(errno) }

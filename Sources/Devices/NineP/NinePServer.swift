@@ -70,6 +70,21 @@ public final class NinePServer {
         return encoded
     }
 
+    /// `handle` for a transport that takes Rread's data itself: a Tread on
+    /// an open file comes back as a read to finish (straight into the
+    /// transport's buffers, no copy through a reply); every other request,
+    /// and a Tread that fails before any read, as the reply `handle` gives.
+    func answer(_ request: [UInt8], replyCapacity: Int) -> NinePAnswer {
+        guard request.count > 4, request[4] == NinePMessageType.tread.rawValue,
+              let message = try? NinePMessage<NinePRequest>(decoding: request),
+              case .read(let number, let offset, let count) = message.body,
+              let file = fids[number]?.openFile, offset <= UInt64(Int64.max) else {
+            return .reply(handle(request, replyCapacity: replyCapacity))
+        }
+        let room = max(min(Int(messageSize), replyCapacity) - NinePSizes.readReplyHeader, 0)
+        return .read(NinePPendingRead(file: file, offset: offset, count: min(Int(count), room), tag: message.tag))
+    }
+
     private func fid(_ number: UInt32) throws(NinePErrno) -> NinePFid {
         guard let fid = fids[number] else { throw .badFid }
         return fid

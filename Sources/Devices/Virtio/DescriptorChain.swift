@@ -1,3 +1,4 @@
+import Glibc
 import LKVMCore
 
 /// One buffer of a descriptor chain: a guest range already checked to lie in
@@ -60,6 +61,29 @@ public struct DescriptorChain: Sendable {
             remaining -= count
         }
         return bytes
+    }
+
+    /// The writable buffers as if they were one: `count` bytes from `offset`
+    /// bytes in (fewer where they end first), as at most `maxVectors` iovecs
+    /// on guest RAM for `body` (vectored I/O straight into the guest).
+    public func withWritableVectors<R>(
+        from offset: UInt64, count: Int, maxVectors: Int, _ body: (UnsafeBufferPointer<iovec>) -> R
+    ) throws(VirtQueueError) -> R {
+        var buffers: [GuestBuffer] = []
+        var skip = offset
+        var remaining = UInt64(max(count, 0))
+        for segment in writableSegments where remaining > 0 && buffers.count < maxVectors {
+            let length = UInt64(segment.length)
+            if skip >= length {
+                skip -= length
+                continue
+            }
+            let take = min(length - skip, remaining)
+            buffers.append(GuestBuffer(address: GuestAddress(segment.address.raw + skip), length: Int(take)))
+            remaining -= take
+            skip = 0
+        }
+        do { return try memory.withIOVectors(buffers, body) } catch { throw .memory(error) }
     }
 
     /// Writes `bytes` into the writable buffers as if they were one, starting

@@ -16,6 +16,9 @@ public final class Virtio9P: VirtioDevice {
     public static let defaultTag = "lkvm"
     /// Longest tag accepted (the configuration space must stay small).
     public static let maxTagLength = 64
+    /// Linux's UIO_MAXIOV: the most buffers one preadv fills. A reply the
+    /// guest cut into more pieces is a short read, which 9P allows.
+    static let maxReadVectors = 1024
 
     private struct State {
         var queue: VirtQueue?
@@ -86,7 +89,19 @@ public final class Virtio9P: VirtioDevice {
             return 0
         }
         let request = try chain.readReadableBytes(limit: Int(NinePServer.maxMessageSize))
-        let reply = server.withLock { $0.handle(request, replyCapacity: capacity) }
+        let answer = server.withLock { $0.answer(request, replyCapacity: capacity) }
+        let reply: [UInt8], placed: Int
+        switch answer {
+        case .reply(let bytes):
+            (reply, placed) = (bytes, 0)
+        case .read(let pending):
+            // Rread's data goes from the file straight into the guest's buffers.
+            let result = try chain.withWritableVectors(
+                from: UInt64(NinePSizes.readReplyHeader), count: pending.count, maxVectors: Self.maxReadVectors
+            ) { vectors in Result { () throws(NinePErrno) in try pending.read(into: vectors) } }
+            reply = pending.reply(to: result)
+            placed = (try? result.get()) ?? 0
+        }
         // Room for less than an Rlerror (11 bytes): a cut reply would be a
         // message whose size field lies, so the guest gets none at all.
         guard reply.count <= capacity else {
@@ -96,7 +111,7 @@ public final class Virtio9P: VirtioDevice {
             }
             return 0
         }
-        return try chain.writeWritable(reply, at: 0)
+        return try chain.writeWritable(reply, at: 0) + placed
     }
 
     public func reset() {
