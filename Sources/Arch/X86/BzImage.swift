@@ -30,6 +30,7 @@ public enum BootError: Error, Equatable, CustomStringConvertible {
     case invalidMPTable(String)
     case mpTableTooLarge(size: Int, limit: Int)
     case guestMemory(GuestMemoryError)
+    case vmlinux(VmlinuxError)
 
     public var description: String {
         switch self {
@@ -81,6 +82,8 @@ public enum BootError: Error, Equatable, CustomStringConvertible {
         case .mpTableTooLarge(let size, let limit):
             "MP table needs \(size) bytes but only \(limit) are reserved for it: use fewer vCPUs or PCI devices"
         case .guestMemory(let error):
+            error.description
+        case .vmlinux(let error):
             error.description
         }
     }
@@ -237,6 +240,25 @@ public struct SetupHeader: Sendable, Equatable {
         rawBytes = Array(file[Self.start..<headerEnd])
     }
 
+    /// The header lkvm puts in the zero page for a kernel that has none (an
+    /// ELF vmlinux): protocol 2.15, a 64-bit kernel loaded high, Linux's
+    /// x86 command-line limit (2048 bytes with the NUL) and an initrd below
+    /// 2 GiB, as the decompressor of such a kernel would have left them.
+    public static func forVmlinux() -> SetupHeader {
+        var file = [UInt8](repeating: 0, count: 0x268)
+        LittleEndian.put(bootFlag, into: &file, at: bootFlagOffset)
+        file[jumpOffset] = 0xEB
+        file[jumpOffset + 1] = UInt8(0x268 - 0x202)
+        LittleEndian.put(magic, into: &file, at: magicOffset)
+        LittleEndian.put(UInt16(0x020F), into: &file, at: versionOffset)
+        file[loadFlagsOffset] = loadedHigh
+        LittleEndian.put(UInt32(0x7FFF_FFFF), into: &file, at: initrdAddressMaxOffset)
+        LittleEndian.put(xlfKernel64 | xlfCanBeLoadedAbove4G, into: &file, at: xloadFlagsOffset)
+        LittleEndian.put(UInt32(2047), into: &file, at: commandLineSizeOffset)
+        // Built from constants that satisfy every check of the parser.
+        return try! SetupHeader(parsing: file)
+    }
+
     /// Recognises common non-bzImage files so the error can say what was given.
     static func foreignFormat(_ file: [UInt8]) -> BootError.NotBzImageReason? {
         func startsWith(_ magic: [UInt8]) -> Bool { file.count >= magic.count && Array(file[0..<magic.count]) == magic }
@@ -340,7 +362,7 @@ extension BootError {
     public var isAboutTheKernelFile: Bool {
         switch self {
         case .fileTooSmall, .notBzImage, .protocolTooOld, .notSixtyFourBit, .badSetupHeader,
-             .setupBeyondEndOfFile, .emptyPayload, .payloadTruncated:
+             .setupBeyondEndOfFile, .emptyPayload, .payloadTruncated, .vmlinux:
             true
         default:
             false

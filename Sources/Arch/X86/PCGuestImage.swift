@@ -73,8 +73,8 @@ public struct PCGuestImage {
         }
         virtioSlots = slots
         self.pciDevices = pciDevices
-        let kernel: BzImage
-        do { kernel = try BzImage(config.kernel) } catch { throw .boot(error) }
+        let kernel: X86Kernel
+        do { kernel = try X86Kernel(config.kernel) } catch { throw .boot(error) }
         let ram: [GuestRange]
         do { ram = try board.ram.ranges(forMiB: config.memMiB) } catch { throw .board(error) }
         do { memory = try GuestMemory(ranges: ram) } catch { throw .memory(error) }
