@@ -27,6 +27,13 @@ scenario_boot() {
         'LAB-L2: rtc=rtc_cmos.* date=20[2-9][0-9]-')
 }
 
+# The same kernel as an uncompressed ELF vmlinux (lab/setup unpacks it from
+# the bzImage): lkvm loads its segments and enters startup_64 directly.
+scenario_vmlinux() {
+    S_KERNEL=$CACHE/kernel-$KVER/vmlinux
+    S_EXPECT=('LAB-L2: init reached uptime=' 'LAB-L2: ioapic irqs=[1-9]' 'LAB-L2: serial irqs=[1-9]')
+}
+
 scenario_smp() {
     S_ARGS=(-c 2)
     S_EXPECT=('LAB-L2: init reached uptime=' 'LAB-L2: cpus online=0-1$')

@@ -8,7 +8,7 @@ import Logging
 
 /// The options `lkvm run` and `lkvm sandbox` share, and their checks.
 struct VMRunOptions: ParsableArguments {
-    @Option(name: [.short, .customLong("kernel")], help: "Kernel image to boot (bzImage on x86_64).")
+    @Option(name: [.short, .customLong("kernel")], help: "Kernel image to boot (bzImage or ELF vmlinux on x86_64).")
     var kernel: String
 
     @Option(name: [.short, .customLong("initrd")], help: "Initial ramdisk (initramfs) to load.")

@@ -57,7 +57,7 @@ lab_scenario() {
     elif [ -n "$after" ]; then
         lab_fed "$after" "$input" lab_limit "$limit" "$@"
     else
-        lab_limit "$limit" "$@" </dev/null
+        lab_stamped "$t0" lab_limit "$limit" "$@"
     fi
     rc=$?
     t1=$(lab_uptime)
@@ -98,6 +98,28 @@ lab_show_vms() {
         echo "LAB-L1: lkvm debug $vm --sysrq l"
         timeout 15 /lab/lkvm debug "$vm" --sysrq l
     done
+}
+
+# lab_stamped T0 CMD...: CMD with stdin from /dev/null and its output passed
+# through line by line; after the first "LAB-L2: init reached" line comes
+# "LAB-L1: L2 init seen after S s": L1's uptime then minus T0, i.e. from the
+# VMM's start to L2's /init on L1's clock. L2's own uptime can undercount
+# its boot: before its clocksource switch L2 keeps time in jiffies, which
+# stand still while it has no timer tick. Returns CMD's exit status.
+lab_stamped() {
+    local t0=$1 rcfile=/tmp/lab-rc.$$ rc
+    shift
+    rm -f "$rcfile"
+    { "$@" </dev/null; echo $? >"$rcfile"; } |
+        awk -v t0="$t0" '
+            { print; fflush() }
+            !seen && index($0, "LAB-L2: init reached") {
+                getline now <"/proc/uptime"; close("/proc/uptime"); split(now, up, " ")
+                printf "LAB-L1: L2 init seen after %.2f s\n", up[1] - t0; fflush(); seen = 1
+            }'
+    rc=$(cat "$rcfile" 2>/dev/null)
+    rm -f "$rcfile"
+    return "${rc:-125}"
 }
 
 # lab_fed AFTER INPUT CMD...: run CMD with stdin from a FIFO and its stdout
