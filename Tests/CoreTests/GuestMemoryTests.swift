@@ -3,6 +3,21 @@ import LKVMTestSupport
 import XCTest
 
 final class GuestMemoryTests: XCTestCase {
+    func testHostAddressesAgreeWithGuestAddressesModuloTwoMiB() throws {
+        let ranges = [GuestRange(start: GuestAddress(0), size: 0x30_0000)!,
+                      GuestRange(start: GuestAddress(0x50_1000), size: 0x40_0000)!,
+                      GuestRange(start: GuestAddress(0x1_0000_0000), size: 0x1000)!]
+        let memory = try GuestMemory(ranges: ranges)
+        for mapping in memory.hostMappings {
+            XCTAssertEqual(mapping.hostAddress % (2 << 20), mapping.guest.start.raw % (2 << 20),
+                           "KVM can use 2 MiB stage-2 pages for \(mapping.guest)")
+        }
+        // The whole of each region is usable, first and last byte included.
+        try memory.write([1], at: GuestAddress(0x50_1000))
+        try memory.write([2], at: GuestAddress(0x50_1000 + 0x40_0000 - 1))
+        XCTAssertEqual(try memory.read(1, at: GuestAddress(0x90_0FFF)), [2])
+    }
+
     func makeMemory() throws -> GuestMemory {
         try GuestMemory(ranges: [
             GuestRange(start: GuestAddress(0), size: 0x10000)!,
