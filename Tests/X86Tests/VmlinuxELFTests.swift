@@ -108,6 +108,11 @@ final class VmlinuxELFTests: XCTestCase {
             return XCTFail("a truncated segment")
         }
         XCTAssertEqual(index, 1)
+        // A program header table offset near 2^64 (found by FuzzBzImage):
+        // the end of the table wraps; an error, not an overflow trap.
+        var wild = good
+        LittleEndian.put(UInt64.max - 0x47, into: &wild, at: 32)
+        XCTAssertEqual(vmlinuxError(wild), .truncated(size: good.count, needed: .max, field: "program headers"))
         var low = TinyVmlinux()
         low.segments[1].address = 0x9_0000
         XCTAssertEqual(vmlinuxError(low.encoded()), .segmentBelowOneMiB(index: 1, address: 0x9_0000))

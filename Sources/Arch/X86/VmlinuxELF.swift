@@ -104,9 +104,10 @@ public struct VmlinuxELF: Sendable {
         guard count > 0 else { throw .noLoadableSegment }
         guard entrySize == Self.programHeaderSize else { throw .badProgramHeaderSize(entrySize) }
         guard count <= Self.maxProgramHeaders else { throw .tooManyProgramHeaders(count) }
-        let tableEnd = tableOffset + UInt64(count) * UInt64(entrySize)
-        guard tableOffset <= UInt64(file.count), tableEnd <= UInt64(file.count) else {
-            throw .truncated(size: file.count, needed: Int(clamping: tableEnd), field: "program headers")
+        // e_phoff comes from the file: the sum may wrap.
+        let (tableEnd, wraps) = tableOffset.addingReportingOverflow(UInt64(count) * UInt64(entrySize))
+        guard !wraps, tableEnd <= UInt64(file.count) else {
+            throw .truncated(size: file.count, needed: wraps ? .max : Int(clamping: tableEnd), field: "program headers")
         }
         var segments: [Segment] = []
         var headerIndices: [Int] = []  // each segment's program header, for messages
