@@ -59,6 +59,22 @@ final class MalformedInputWorkspace {
     /// case breaks exactly one thing in it.
     static let tinyKernel = TinyBzImage.build(code: Asm64.resetThroughI8042 + Asm64.hltLoop)
 
+    /// A vmlinux-shaped ELF (one code segment at 16 MiB holding the entry) for
+    /// `machine`, cut to `length` bytes when given.
+    static func tinyVmlinux(machine: UInt16 = 62, cutTo length: Int? = nil) -> [UInt8] {
+        func le<T: FixedWidthInteger>(_ value: T) -> [UInt8] {
+            (0..<MemoryLayout<T>.size).map { UInt8(truncatingIfNeeded: value >> (8 * $0)) }
+        }
+        let code = Asm64.resetThroughI8042 + Asm64.hltLoop
+        var file: [UInt8] = [0x7F, 0x45, 0x4C, 0x46, 2, 1, 1] + [UInt8](repeating: 0, count: 9)
+        file += le(UInt16(2)) + le(machine) + le(UInt32(1)) + le(UInt64(0x100_0000)) + le(UInt64(64))
+        file += le(UInt64(0)) + le(UInt32(0)) + le(UInt16(64)) + le(UInt16(56)) + le(UInt16(1)) + [UInt8](repeating: 0, count: 6)
+        file += le(UInt32(1)) + le(UInt32(5)) + le(UInt64(120)) + le(UInt64(0xFFFF_FFFF_8100_0000))
+        file += le(UInt64(0x100_0000)) + le(UInt64(code.count)) + le(UInt64(code.count)) + le(UInt64(0x1000))
+        file += code
+        return length.map { Array(file.prefix($0)) } ?? file
+    }
+
     func kernel() throws -> String { try file("bzImage", Self.tinyKernel) }
 
     /// The tiny bzImage with `value` written little-endian at `offset`.
@@ -188,7 +204,18 @@ extension MalformedCLICase {
             ["run", "-k", try $0.kernel(patching: Hdr.bootFlag, UInt16(0x55AA))]
         },
         bz("no HdrS magic", ["no \"HdrS\" magic"]) { ["run", "-k", try $0.kernel(patching: Hdr.magic, UInt32(0x1234_5678))] },
-        bz("ELF file (vmlinux)", ["ELF"]) { _ in ["run", "-k", "/bin/true"] },
+        bz("ELF file that is no kernel (a program)", ["vmlinux is not an executable (ELF type 3"]) { _ in
+            ["run", "-k", "/bin/true"]
+        },
+        bz("vmlinux for another machine (arm64)", ["vmlinux is not an x86-64 kernel (ELF machine 183"]) {
+            ["run", "-k", try $0.file("vmlinux-arm64", MalformedInputWorkspace.tinyVmlinux(machine: 183))]
+        },
+        bz("vmlinux truncated in its program headers", ["vmlinux is truncated: 100 bytes", "program headers"]) {
+            ["run", "-k", try $0.file("vmlinux-100", MalformedInputWorkspace.tinyVmlinux(cutTo: 100))]
+        },
+        bz("vmlinux truncated in its code segment", ["vmlinux is truncated: segment 0 ends at byte"]) {
+            ["run", "-k", try $0.file("vmlinux-124", MalformedInputWorkspace.tinyVmlinux(cutTo: 124))]
+        },
         bz("gzip file", ["gzip"]) { ["run", "-k", try $0.file("k.gz", [0x1F, 0x8B, 0x08, 0] + [UInt8](repeating: 0, count: 4096))] },
         bz("boot protocol 2.00", ["2.00 is too old"]) { ["run", "-k", try $0.kernel(patching: Hdr.version, UInt16(0x0200))] },
         bz("setup header shorter than init_size", ["ends at 0x212, before init_size"]) {

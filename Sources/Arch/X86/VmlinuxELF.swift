@@ -24,7 +24,7 @@ public enum VmlinuxError: Error, Equatable, CustomStringConvertible {
     public var description: String {
         switch self {
         case .truncated(let size, let needed, let field):
-            "vmlinux is truncated: \(size) bytes, but its \(field) needs \(needed)"
+            "vmlinux is truncated: \(size) bytes, \(needed) needed for its \(field)"
         case .notELF64LittleEndian:
             "vmlinux is not a 64-bit little-endian ELF file"
         case .notExecutable(let type):
