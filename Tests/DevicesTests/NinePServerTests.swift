@@ -283,16 +283,29 @@ final class NinePDeviceTests: XCTestCase {
     /// `replyPieces` writable descriptors; returns the used length and the
     /// reply bytes gathered from those pieces.
     private func exchange(_ driver: FakeMMIODriver, _ request: NinePMessage<NinePRequest>,
-                          replyPieces: [UInt32], slot: UInt16) throws -> (used: Int, reply: [UInt8]) {
-        let bytes = request.encoded()
-        try driver.memory.write(bytes[...], at: GuestAddress(0x10000))
-        driver.ring.setDescriptor(0, address: 0x10000, length: UInt32(bytes.count), flags: Desc.next, next: 1)
+                          replyPieces: [UInt32], slot: UInt16, requestPieces: [Int]? = nil,
+                          sizeField: UInt32? = nil) throws -> (used: Int, reply: [UInt8]) {
+        var bytes = request.encoded()
+        if let sizeField { bytes.replaceSubrange(0..<4, with: (0..<4).map { UInt8(truncatingIfNeeded: sizeField >> (8 * $0)) }) }
+        // The request in the given pieces (the rest in one), each at its own
+        // address with a gap after it.
+        var cuts = requestPieces ?? [bytes.count]
+        if cuts.reduce(0, +) < bytes.count { cuts.append(bytes.count - cuts.reduce(0, +)) }
+        var next: UInt16 = 0, done = 0, requestAddress: UInt64 = 0x10000
+        for cut in cuts {
+            try driver.memory.write(bytes[done..<(done + cut)], at: GuestAddress(requestAddress))
+            driver.ring.setDescriptor(next, address: requestAddress, length: UInt32(cut), flags: Desc.next, next: next + 1)
+            requestAddress += UInt64(cut) + 0x1000
+            done += cut
+            next += 1
+        }
+        let first = Int(next)
         var address: UInt64 = 0x40000
         var pieces: [(UInt64, UInt32)] = []
         for (index, length) in replyPieces.enumerated() {
             let last = index == replyPieces.count - 1
-            driver.ring.setDescriptor(UInt16(index + 1), address: address, length: length,
-                                      flags: Desc.write | (last ? 0 : Desc.next), next: UInt16(index + 2))
+            driver.ring.setDescriptor(UInt16(first + index), address: address, length: length,
+                                      flags: Desc.write | (last ? 0 : Desc.next), next: UInt16(first + index + 1))
             pieces.append((address, length))
             address += UInt64(length) + 0x1000  // gaps: the pieces are not contiguous
         }
@@ -345,5 +358,50 @@ final class NinePDeviceTests: XCTestCase {
         XCTAssertEqual(try send(.read(fid: 9, offset: 0, count: 10)).reply, .error(errno: UInt32(EBADF)))
         XCTAssertEqual(try send(.read(fid: 1, offset: UInt64.max, count: 10)).reply, .error(errno: UInt32(EINVAL)))
         XCTAssertFalse(driver.needsReset)
+    }
+
+    func testWriteDataGoesStraightFromTheGuestsBuffersToTheFile() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("lkvm-9p-dev-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let target = directory.appendingPathComponent("out.bin")
+        try Data(repeating: 0xEE, count: 100).write(to: target)
+        for readOnly in [false, true] {
+            let device = try Virtio9P(sharing: directory.path, readOnly: readOnly)
+            let driver = FakeMMIODriver(device: device)
+            XCTAssertEqual(driver.probe(), 9)
+            driver.bringUp()
+            var slot: UInt16 = 0
+            func send(_ body: NinePRequest, pieces: [Int]? = nil, sizeField: UInt32? = nil) throws -> NinePReply {
+                let (_, bytes) = try exchange(driver, NinePMessage(tag: 9, body), replyPieces: [4096], slot: slot,
+                                              requestPieces: pieces, sizeField: sizeField)
+                slot += 1
+                let reply = try NinePMessage<NinePReply>(decoding: bytes)
+                XCTAssertEqual(reply.tag, 9)
+                return reply.body
+            }
+            _ = try send(.version(msize: 65536, version: "9P2000.L"))
+            _ = try send(.attach(fid: 0, afid: NinePSizes.noFid, uname: "root", aname: "", uid: 0))
+            _ = try send(.walk(fid: 0, newFid: 1, names: ["out.bin"]))
+            _ = try send(.lopen(fid: 1, flags: UInt32(readOnly ? O_RDONLY : O_RDWR)))
+            let data = (0..<9000).map { UInt8(truncatingIfNeeded: $0 &* 13 &+ 1) }
+            // The 23-byte header straddles two pieces; the data runs on through odd sizes.
+            let reply = try send(.write(fid: 1, offset: 50, data: data), pieces: [7, 20, 1000, 3, 5000])
+            if readOnly {
+                XCTAssertEqual(reply, .error(errno: UInt32(EROFS)))
+                continue
+            }
+            XCTAssertEqual(reply, .write(count: 9000))
+            let written = try [UInt8](Data(contentsOf: target))
+            XCTAssertEqual(written.count, 9050)
+            XCTAssertEqual(Array(written[0..<50]), [UInt8](repeating: 0xEE, count: 50), "bytes before the offset kept")
+            XCTAssertEqual(Array(written[50...]), data)
+            // An unknown fid, an offset past 2^63, a size field that lies: errors, file unchanged.
+            XCTAssertEqual(try send(.write(fid: 7, offset: 0, data: [1, 2, 3])), .error(errno: UInt32(EBADF)))
+            XCTAssertEqual(try send(.write(fid: 1, offset: UInt64.max, data: [1, 2, 3])), .error(errno: UInt32(EINVAL)))
+            XCTAssertEqual(try send(.write(fid: 1, offset: 0, data: [1, 2, 3]), sizeField: 40), .error(errno: UInt32(EPROTO)))
+            XCTAssertEqual(try [UInt8](Data(contentsOf: target)), written)
+            XCTAssertFalse(driver.needsReset)
+        }
     }
 }

@@ -319,6 +319,14 @@ final class NinePOpenFile: Sendable {
         return try retrying { preadv(descriptor, base, Int32(vectors.count), off_t(offset)) }
     }
 
+    /// Writes the caller's buffers (one pwritev): Twrite's data straight
+    /// from the transport's buffers. Returns how many bytes it wrote.
+    func write(from vectors: UnsafeBufferPointer<iovec>, at offset: UInt64) throws(NinePErrno) -> Int {
+        guard offset <= UInt64(Int64.max) else { throw .invalid }
+        guard let base = vectors.baseAddress, !vectors.isEmpty else { return 0 }
+        return try retrying { pwritev(descriptor, base, Int32(vectors.count), off_t(offset)) }
+    }
+
     func read(_ count: Int, at offset: UInt64) throws(NinePErrno) -> [UInt8] {
         guard offset <= UInt64(Int64.max) else { throw .invalid }
         var failure: NinePErrno? // see readLink: Swift 6.0-6.2 rethrow `any Error` here

@@ -85,6 +85,34 @@ public final class NinePServer {
         return .read(NinePPendingRead(file: file, offset: offset, count: min(Int(count), room), tag: message.tag))
     }
 
+    /// The write counterpart of `answer`, given only the first
+    /// `NinePPendingWrite.headerSize` bytes of a Twrite of `messageBytes`
+    /// bytes in all: a write to finish from the transport's buffers, or the
+    /// reply when it fails before any write (a read-only share, an unknown
+    /// or unopened fid, an impossible offset). Nil when the header does not
+    /// describe a well-formed Twrite: the transport then reads the whole
+    /// message and calls `answer`, so that such a message gets the same
+    /// reply either way.
+    func answerWrite(header: [UInt8], messageBytes: Int) -> NinePAnswer? {
+        var reader = NinePReader(header)
+        guard header.count == NinePPendingWrite.headerSize,
+              let size = try? reader.u32(), Int(size) == messageBytes,
+              let type = try? reader.u8(), type == NinePMessageType.twrite.rawValue,
+              let tag = try? reader.u16(), let number = try? reader.u32(), let offset = try? reader.u64(),
+              let count = try? reader.u32(), Int(count) == messageBytes - NinePPendingWrite.headerSize else {
+            return nil
+        }
+        func error(_ code: Int32) -> NinePAnswer {
+            .reply(NinePMessage(tag: tag, NinePReply.error(errno: UInt32(code))).encoded())
+        }
+        // The checks `serve` makes for .write, in the same order.
+        if readOnly { return error(EROFS) }
+        guard let fid = fids[number] else { return error(NinePErrno.badFid.code) }
+        guard let file = fid.openFile else { return error(NinePErrno.badFid.code) }
+        guard offset <= UInt64(Int64.max) else { return error(NinePErrno.invalid.code) }
+        return .write(NinePPendingWrite(file: file, offset: offset, count: Int(count), tag: tag))
+    }
+
     private func fid(_ number: UInt32) throws(NinePErrno) -> NinePFid {
         guard let fid = fids[number] else { throw .badFid }
         return fid

@@ -69,10 +69,24 @@ public struct DescriptorChain: Sendable {
     public func withWritableVectors<R>(
         from offset: UInt64, count: Int, maxVectors: Int, _ body: (UnsafeBufferPointer<iovec>) -> R
     ) throws(VirtQueueError) -> R {
+        try withVectors(writableSegments, from: offset, count: count, maxVectors: maxVectors, body)
+    }
+
+    /// The readable buffers the same way (vectored I/O straight from the guest).
+    public func withReadableVectors<R>(
+        from offset: UInt64, count: Int, maxVectors: Int, _ body: (UnsafeBufferPointer<iovec>) -> R
+    ) throws(VirtQueueError) -> R {
+        try withVectors(readableSegments, from: offset, count: count, maxVectors: maxVectors, body)
+    }
+
+    private func withVectors<R>(
+        _ segments: [DescriptorSegment], from offset: UInt64, count: Int, maxVectors: Int,
+        _ body: (UnsafeBufferPointer<iovec>) -> R
+    ) throws(VirtQueueError) -> R {
         var buffers: [GuestBuffer] = []
         var skip = offset
         var remaining = UInt64(max(count, 0))
-        for segment in writableSegments where remaining > 0 && buffers.count < maxVectors {
+        for segment in segments where remaining > 0 && buffers.count < maxVectors {
             let length = UInt64(segment.length)
             if skip >= length {
                 skip -= length

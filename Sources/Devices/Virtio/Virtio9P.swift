@@ -16,9 +16,10 @@ public final class Virtio9P: VirtioDevice {
     public static let defaultTag = "lkvm"
     /// Longest tag accepted (the configuration space must stay small).
     public static let maxTagLength = 64
-    /// Linux's UIO_MAXIOV: the most buffers one preadv fills. A reply the
-    /// guest cut into more pieces is a short read, which 9P allows.
-    static let maxReadVectors = 1024
+    /// Linux's UIO_MAXIOV: the most buffers one preadv or pwritev takes. A
+    /// message the guest cut into more pieces is a short read or write,
+    /// which 9P allows (the client asks again for the rest).
+    static let maxIOVectors = 1024
 
     private struct State {
         var queue: VirtQueue?
@@ -88,16 +89,21 @@ public final class Virtio9P: VirtioDevice {
             }
             return 0
         }
-        let request = try chain.readReadableBytes(limit: Int(NinePServer.maxMessageSize))
-        let answer = server.withLock { $0.answer(request, replyCapacity: capacity) }
+        let answer = try answer(chain, replyCapacity: capacity)
         let reply: [UInt8], placed: Int
         switch answer {
         case .reply(let bytes):
             (reply, placed) = (bytes, 0)
+        case .write(let pending):
+            // Twrite's data goes from the guest's buffers straight to the file.
+            let result = try chain.withReadableVectors(
+                from: UInt64(NinePPendingWrite.headerSize), count: pending.count, maxVectors: Self.maxIOVectors
+            ) { vectors in Result { () throws(NinePErrno) in try pending.write(from: vectors) } }
+            (reply, placed) = (pending.reply(to: result), 0)
         case .read(let pending):
             // Rread's data goes from the file straight into the guest's buffers.
             let result = try chain.withWritableVectors(
-                from: UInt64(NinePSizes.readReplyHeader), count: pending.count, maxVectors: Self.maxReadVectors
+                from: UInt64(NinePSizes.readReplyHeader), count: pending.count, maxVectors: Self.maxIOVectors
             ) { vectors in Result { () throws(NinePErrno) in try pending.read(into: vectors) } }
             reply = pending.reply(to: result)
             placed = (try? result.get()) ?? 0
@@ -112,6 +118,20 @@ public final class Virtio9P: VirtioDevice {
             return 0
         }
         return try chain.writeWritable(reply, at: 0) + placed
+    }
+
+    /// The server's answer to the chain's request. A Twrite's data is not
+    /// gathered into the request: only its header is read here.
+    private func answer(_ chain: DescriptorChain, replyCapacity: Int) throws(VirtQueueError) -> NinePAnswer {
+        let length = chain.readableLength
+        if length > UInt64(NinePPendingWrite.headerSize), length <= UInt64(NinePServer.maxMessageSize) {
+            let header = try chain.readReadableBytes(limit: NinePPendingWrite.headerSize)
+            if let answer = server.withLock({ $0.answerWrite(header: header, messageBytes: Int(length)) }) {
+                return answer
+            }
+        }
+        let request = try chain.readReadableBytes(limit: Int(NinePServer.maxMessageSize))
+        return server.withLock { $0.answer(request, replyCapacity: replyCapacity) }
     }
 
     public func reset() {
