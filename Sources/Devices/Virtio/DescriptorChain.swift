@@ -54,11 +54,8 @@ public struct DescriptorChain: Sendable {
     /// cannot make the host allocate gigabytes.
     public func readReadableBytes(limit: Int) throws(VirtQueueError) -> [UInt8] {
         var bytes: [UInt8] = []
-        var remaining = UInt64(max(limit, 0))
-        for segment in readableSegments where remaining > 0 {
-            let count = min(UInt64(segment.length), remaining)
-            do { bytes += try memory.read(Int(count), at: segment.address) } catch { throw .memory(error) }
-            remaining -= count
+        for piece in Self.pieces(of: readableSegments, from: 0, count: limit) {
+            do { bytes += try memory.read(piece.length, at: piece.address) } catch { throw .memory(error) }
         }
         return bytes
     }
@@ -69,60 +66,52 @@ public struct DescriptorChain: Sendable {
     public func withWritableVectors<R>(
         from offset: UInt64, count: Int, maxVectors: Int, _ body: (UnsafeBufferPointer<iovec>) -> R
     ) throws(VirtQueueError) -> R {
-        try withVectors(writableSegments, from: offset, count: count, maxVectors: maxVectors, body)
+        let pieces = Self.pieces(of: writableSegments, from: offset, count: count, maxPieces: maxVectors)
+        do { return try memory.withIOVectors(pieces, body) } catch { throw .memory(error) }
     }
 
     /// The readable buffers the same way (vectored I/O straight from the guest).
     public func withReadableVectors<R>(
         from offset: UInt64, count: Int, maxVectors: Int, _ body: (UnsafeBufferPointer<iovec>) -> R
     ) throws(VirtQueueError) -> R {
-        try withVectors(readableSegments, from: offset, count: count, maxVectors: maxVectors, body)
-    }
-
-    private func withVectors<R>(
-        _ segments: [DescriptorSegment], from offset: UInt64, count: Int, maxVectors: Int,
-        _ body: (UnsafeBufferPointer<iovec>) -> R
-    ) throws(VirtQueueError) -> R {
-        var buffers: [GuestBuffer] = []
-        var skip = offset
-        var remaining = UInt64(max(count, 0))
-        for segment in segments where remaining > 0 && buffers.count < maxVectors {
-            let length = UInt64(segment.length)
-            if skip >= length {
-                skip -= length
-                continue
-            }
-            let take = min(length - skip, remaining)
-            buffers.append(GuestBuffer(address: GuestAddress(segment.address.raw + skip), length: Int(take)))
-            remaining -= take
-            skip = 0
-        }
-        do { return try memory.withIOVectors(buffers, body) } catch { throw .memory(error) }
+        let pieces = Self.pieces(of: readableSegments, from: offset, count: count, maxPieces: maxVectors)
+        do { return try memory.withIOVectors(pieces, body) } catch { throw .memory(error) }
     }
 
     /// Writes `bytes` into the writable buffers as if they were one, starting
     /// `offset` bytes in. Writes what fits and returns how many bytes that was.
     @discardableResult
     public func writeWritable(_ bytes: [UInt8], at offset: UInt64) throws(VirtQueueError) -> Int {
-        var skip = offset
         var written = 0
-        for segment in writableSegments where written < bytes.count {
+        for piece in Self.pieces(of: writableSegments, from: offset, count: bytes.count) {
+            do { try memory.write(bytes[written..<(written + piece.length)], at: piece.address) } catch {
+                throw .memory(error)
+            }
+            written += piece.length
+        }
+        return written
+    }
+
+    /// `segments` as if they were one buffer: the guest ranges that hold
+    /// `count` bytes from `offset` bytes in (fewer where the segments end
+    /// first), in at most `maxPieces` ranges. In range: the walk checked
+    /// every whole segment.
+    static func pieces(of segments: [DescriptorSegment], from offset: UInt64, count: Int,
+                       maxPieces: Int = .max) -> [GuestBuffer] {
+        var pieces: [GuestBuffer] = []
+        var skip = offset
+        var remaining = UInt64(max(count, 0))
+        for segment in segments where remaining > 0 && pieces.count < maxPieces {
             let length = UInt64(segment.length)
             if skip >= length {
                 skip -= length
                 continue
             }
-            let count = Int(min(length - skip, UInt64(bytes.count - written)))
-            // In range: the walk checked the whole segment, and skip < length.
-            let target = GuestAddress(segment.address.raw + skip)
-            do {
-                try memory.write(bytes[written..<(written + count)], at: target)
-            } catch {
-                throw .memory(error)
-            }
-            written += count
+            let take = min(length - skip, remaining)
+            pieces.append(GuestBuffer(address: GuestAddress(segment.address.raw + skip), length: Int(take)))
+            remaining -= take
             skip = 0
         }
-        return written
+        return pieces
     }
 }
