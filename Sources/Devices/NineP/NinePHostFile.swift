@@ -311,20 +311,18 @@ final class NinePOpenFile: Sendable {
         close(descriptor)
     }
 
-    /// Reads into the caller's buffers (one preadv): Rread's data straight
-    /// into the transport's buffers. Returns how many bytes it read.
-    func read(into vectors: UnsafeBufferPointer<iovec>, at offset: UInt64) throws(NinePErrno) -> Int {
+    /// One preadv into, or pwritev from, the caller's buffers: 9P data
+    /// straight between the file and the transport's buffers. Returns how
+    /// many bytes moved.
+    func transfer(_ direction: NinePPendingIO.Direction, _ vectors: UnsafeBufferPointer<iovec>,
+                  at offset: UInt64) throws(NinePErrno) -> Int {
         guard offset <= UInt64(Int64.max) else { throw .invalid }
         guard let base = vectors.baseAddress, !vectors.isEmpty else { return 0 }
-        return try retrying { preadv(descriptor, base, Int32(vectors.count), off_t(offset)) }
-    }
-
-    /// Writes the caller's buffers (one pwritev): Twrite's data straight
-    /// from the transport's buffers. Returns how many bytes it wrote.
-    func write(from vectors: UnsafeBufferPointer<iovec>, at offset: UInt64) throws(NinePErrno) -> Int {
-        guard offset <= UInt64(Int64.max) else { throw .invalid }
-        guard let base = vectors.baseAddress, !vectors.isEmpty else { return 0 }
-        return try retrying { pwritev(descriptor, base, Int32(vectors.count), off_t(offset)) }
+        let count = Int32(vectors.count)
+        switch direction {
+        case .read: return try retrying { preadv(descriptor, base, count, off_t(offset)) }
+        case .write: return try retrying { pwritev(descriptor, base, count, off_t(offset)) }
+        }
     }
 
     func read(_ count: Int, at offset: UInt64) throws(NinePErrno) -> [UInt8] {

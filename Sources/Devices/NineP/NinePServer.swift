@@ -82,11 +82,12 @@ public final class NinePServer {
             return .reply(handle(request, replyCapacity: replyCapacity))
         }
         let room = max(min(Int(messageSize), replyCapacity) - NinePSizes.readReplyHeader, 0)
-        return .read(NinePPendingRead(file: file, offset: offset, count: min(Int(count), room), tag: message.tag))
+        return .transfer(NinePPendingIO(direction: .read, file: file, offset: offset, count: min(Int(count), room),
+                                        tag: message.tag))
     }
 
     /// The write counterpart of `answer`, given only the first
-    /// `NinePPendingWrite.headerSize` bytes of a Twrite of `messageBytes`
+    /// `NinePPendingIO.writeHeaderSize` bytes of a Twrite of `messageBytes`
     /// bytes in all: a write to finish from the transport's buffers, or the
     /// reply when it fails before any write (a read-only share, an unknown
     /// or unopened fid, an impossible offset). Nil when the header does not
@@ -95,11 +96,11 @@ public final class NinePServer {
     /// reply either way.
     func answerWrite(header: [UInt8], messageBytes: Int) -> NinePAnswer? {
         var reader = NinePReader(header)
-        guard header.count == NinePPendingWrite.headerSize,
+        guard header.count == NinePPendingIO.writeHeaderSize,
               let size = try? reader.u32(), Int(size) == messageBytes,
               let type = try? reader.u8(), type == NinePMessageType.twrite.rawValue,
               let tag = try? reader.u16(), let number = try? reader.u32(), let offset = try? reader.u64(),
-              let count = try? reader.u32(), Int(count) == messageBytes - NinePPendingWrite.headerSize else {
+              let count = try? reader.u32(), Int(count) == messageBytes - NinePPendingIO.writeHeaderSize else {
             return nil
         }
         func error(_ code: Int32) -> NinePAnswer {
@@ -107,10 +108,9 @@ public final class NinePServer {
         }
         // The checks `serve` makes for .write, in the same order.
         if readOnly { return error(EROFS) }
-        guard let fid = fids[number] else { return error(NinePErrno.badFid.code) }
-        guard let file = fid.openFile else { return error(NinePErrno.badFid.code) }
+        guard let file = fids[number]?.openFile else { return error(NinePErrno.badFid.code) }
         guard offset <= UInt64(Int64.max) else { return error(NinePErrno.invalid.code) }
-        return .write(NinePPendingWrite(file: file, offset: offset, count: Int(count), tag: tag))
+        return .transfer(NinePPendingIO(direction: .write, file: file, offset: offset, count: Int(count), tag: tag))
     }
 
     private func fid(_ number: UInt32) throws(NinePErrno) -> NinePFid {

@@ -94,19 +94,22 @@ public final class Virtio9P: VirtioDevice {
         switch answer {
         case .reply(let bytes):
             (reply, placed) = (bytes, 0)
-        case .write(let pending):
-            // Twrite's data goes from the guest's buffers straight to the file.
-            let result = try chain.withReadableVectors(
-                from: UInt64(NinePPendingWrite.headerSize), count: pending.count, maxVectors: Self.maxIOVectors
-            ) { vectors in Result { () throws(NinePErrno) in try pending.write(from: vectors) } }
-            (reply, placed) = (pending.reply(to: result), 0)
-        case .read(let pending):
-            // Rread's data goes from the file straight into the guest's buffers.
-            let result = try chain.withWritableVectors(
-                from: UInt64(NinePSizes.readReplyHeader), count: pending.count, maxVectors: Self.maxIOVectors
-            ) { vectors in Result { () throws(NinePErrno) in try pending.read(into: vectors) } }
+        case .transfer(let pending):
+            // The data goes straight between the file and the guest's
+            // buffers: Rread's after the reply header, Twrite's after the
+            // request header.
+            let move = { (vectors: UnsafeBufferPointer<iovec>) in
+                Result { () throws(NinePErrno) in try pending.transfer(vectors) }
+            }
+            let result = switch pending.direction {
+            case .read: try chain.withWritableVectors(from: pending.dataOffset, count: pending.count,
+                                                      maxVectors: Self.maxIOVectors, move)
+            case .write: try chain.withReadableVectors(from: pending.dataOffset, count: pending.count,
+                                                       maxVectors: Self.maxIOVectors, move)
+            }
             reply = pending.reply(to: result)
-            placed = (try? result.get()) ?? 0
+            // Read data sits in the reply's buffers, after the header.
+            placed = pending.direction == .read ? (try? result.get()) ?? 0 : 0
         }
         // Room for less than an Rlerror (11 bytes): a cut reply would be a
         // message whose size field lies, so the guest gets none at all.
@@ -124,8 +127,8 @@ public final class Virtio9P: VirtioDevice {
     /// gathered into the request: only its header is read here.
     private func answer(_ chain: DescriptorChain, replyCapacity: Int) throws(VirtQueueError) -> NinePAnswer {
         let length = chain.readableLength
-        if length > UInt64(NinePPendingWrite.headerSize), length <= UInt64(NinePServer.maxMessageSize) {
-            let header = try chain.readReadableBytes(limit: NinePPendingWrite.headerSize)
+        if length > UInt64(NinePPendingIO.writeHeaderSize), length <= UInt64(NinePServer.maxMessageSize) {
+            let header = try chain.readReadableBytes(limit: NinePPendingIO.writeHeaderSize)
             if let answer = server.withLock({ $0.answerWrite(header: header, messageBytes: Int(length)) }) {
                 return answer
             }
