@@ -19,9 +19,12 @@ public enum X86Kernel: Sendable {
     public var header: SetupHeader {
         switch self {
         case .bzImage(let image): image.header
-        case .vmlinux: SetupHeader.forVmlinux()
+        case .vmlinux: Self.vmlinuxHeader
         }
     }
+
+    /// Made once: the same for every vmlinux.
+    private static let vmlinuxHeader = SetupHeader.forVmlinux()
 
     public func load(into memory: GuestMemory) throws(BootError) -> LoadedKernel {
         switch self {
