@@ -23,6 +23,8 @@ let package = Package(
     ],
     targets: [
         .target(name: "CKVM", path: "Sources/CKVM"),
+        // Copies out of file mappings that turn SIGBUS into a short count.
+        .target(name: "CGuardedCopy", path: "Sources/CGuardedCopy"),
         // libslirp for `-n mode=user`: Debian's libslirp-dev (`make unit-test` installs it).
         .systemLibrary(name: "CSlirp", path: "Sources/CSlirp", providers: [.apt(["libslirp-dev"])]),
         // libfdt for the arm64 device tree: Debian's libfdt-dev (`make deps` installs it).
@@ -47,7 +49,7 @@ let package = Package(
             swiftSettings: functionSections),
         .target(
             name: "LKVMDevices",
-            dependencies: ["LKVMCore", "CSlirp", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["LKVMCore", "CSlirp", "CGuardedCopy", .product(name: "Logging", package: "swift-log")],
             path: "Sources/Devices",
             swiftSettings: functionSections),
         .target(

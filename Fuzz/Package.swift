@@ -23,6 +23,7 @@ let package = Package(
     ],
     targets: [
         .target(name: "CKVM", path: "Sources/CKVM"),
+        .target(name: "CGuardedCopy", path: "Sources/CGuardedCopy"),
         .systemLibrary(name: "CSlirp", path: "Sources/CSlirp"),
         .systemLibrary(name: "CFDT", path: "Sources/CFDT"),
         .systemLibrary(name: "CElf", path: "Sources/CElf"),
@@ -42,7 +43,7 @@ let package = Package(
             path: "Sources/LKVMKVM"),
         .target(
             name: "LKVMDevices",
-            dependencies: ["LKVMCore", "CSlirp", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["LKVMCore", "CSlirp", "CGuardedCopy", .product(name: "Logging", package: "swift-log")],
             path: "Sources/LKVMDevices"),
         .target(
             name: "ArchX86",

@@ -90,4 +90,56 @@ final class BlockImageGuestTransferTests: XCTestCase {
         }
         XCTAssertEqual(try fileBytes(), Self.image)
     }
+
+    /// Reads copy from the file's shared mapping: they see the image's own
+    /// writes and another writer's at once, as preadv would.
+    func testReadsThroughTheMappingSeeEveryWriteToTheFile() throws {
+        let memory = try makeMemory()
+        let image = try BlockImage(path: path)
+        XCTAssertTrue(image.readsThroughMapping)
+        try memory.write([UInt8](repeating: 0x5A, count: 512), at: GuestAddress(0x3000))
+        try image.write(at: 1024, from: [buffer(0x3000, 512)], of: memory)
+        try image.read(at: 1024, into: [buffer(0x4000, 512)], of: memory)
+        XCTAssertEqual(try memory.read(512, at: GuestAddress(0x4000)), [UInt8](repeating: 0x5A, count: 512))
+        let other = try FileHandle(forWritingTo: URL(fileURLWithPath: path))
+        try other.seek(toOffset: 2048)
+        try other.write(contentsOf: Data(repeating: 0xC3, count: 100))
+        try other.close()
+        try image.read(at: 2000, into: [buffer(0x5000, 200)], of: memory)
+        XCTAssertEqual(try memory.read(200, at: GuestAddress(0x5000)),
+                       Array(Self.image[2000..<2048]) + [UInt8](repeating: 0xC3, count: 100) + Array(Self.image[2148..<2200]))
+    }
+
+    /// O_DIRECT reads must bypass the page cache: no mapping.
+    func testADirectImageIsNotMapped() throws {
+        let image: BlockImage
+        do { image = try BlockImage(path: path, direct: true) } catch .directIOUnsupported {
+            throw XCTSkip("the temporary directory's file system has no O_DIRECT")
+        }
+        XCTAssertFalse(image.readsThroughMapping)
+    }
+
+    /// The file shrinks while the image is open: a read of pages it no longer
+    /// has takes SIGBUS inside the mapping's copy, which must come back as
+    /// endOfFile at the first missing page, with the bytes before it copied,
+    /// and not end the process.
+    func testAFileThatShrankUnderTheImageIsEndOfFileNotACrash() throws {
+        let memory = try makeMemory()
+        let image = try BlockImage(path: path)
+        XCTAssertTrue(image.readsThroughMapping)
+        try image.read(at: 0, into: [buffer(0, 16 * 512)], of: memory)  // pages mapped before the truncation
+        XCTAssertEqual(truncate(path, 4096), 0)
+        try memory.write([UInt8](repeating: 0, count: 0x4000), at: GuestAddress(0x8000))
+        XCTAssertThrowsError(try image.read(at: 1024, into: [buffer(0x8000, 1024), buffer(0x9000, 8192)], of: memory)) {
+            XCTAssertEqual($0 as? BlockGuestTransferError, .image(.endOfFile(offset: 4096)))
+        }
+        XCTAssertEqual(try memory.read(1024, at: GuestAddress(0x8000)), Array(Self.image[1024..<2048]))
+        XCTAssertEqual(try memory.read(2048, at: GuestAddress(0x9000)), Array(Self.image[2048..<4096]))
+        XCTAssertThrowsError(try image.read(at: 12 * 512, into: [buffer(0x8000, 512)], of: memory)) {
+            XCTAssertEqual($0 as? BlockGuestTransferError, .image(.endOfFile(offset: 12 * 512)))
+        }
+        // What is still in the file reads as before.
+        try image.read(at: 512, into: [buffer(0xA000, 512)], of: memory)
+        XCTAssertEqual(try memory.read(512, at: GuestAddress(0xA000)), Array(Self.image[512..<1024]))
+    }
 }

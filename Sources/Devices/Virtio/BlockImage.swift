@@ -62,10 +62,12 @@ public enum BlockGuestTransferError: Error, Equatable {
 ///
 /// Transfers use pread/pwrite (preadv/pwritev for guest RAM) at explicit
 /// offsets, so concurrent callers never share a file position. Guest data
-/// moves straight between the file and guest RAM, with no host copy. With
-/// `direct` the file is opened O_DIRECT: guest buffers go straight too when
-/// they are sector aligned (and the file system takes them), else through a
-/// page-aligned bounce buffer, as do the byte-array transfers.
+/// moves straight between the file and guest RAM, with no host copy; reads
+/// into guest RAM copy from a shared mapping of the file when it can be made
+/// (`BlockImageMapping`). With `direct` the file is opened O_DIRECT and never
+/// mapped: guest buffers go straight too when they are sector aligned (and
+/// the file system takes them), else through a page-aligned bounce buffer,
+/// as do the byte-array transfers.
 public final class BlockImage: Sendable {
     public let path: String
     public let isReadOnly: Bool
@@ -77,8 +79,13 @@ public final class BlockImage: Sendable {
     /// differs between images. 20 bytes: no NUL terminator, as the spec allows.
     public let serial: [UInt8]
     private let descriptor: Int32
+    /// The page cache view that guest reads copy from; nil with O_DIRECT or
+    /// when the file cannot be mapped.
+    private let mapping: BlockImageMapping?
 
     public var sectorCount: UInt64 { byteCount / UInt64(VirtioBlockSizes.sector) }
+    /// Whether reads into guest RAM copy from the file's mapping.
+    var readsThroughMapping: Bool { mapping != nil }
 
     // Glibc hides O_DIRECT behind _GNU_SOURCE; the values are the kernel's uapi.
     #if arch(x86_64)
@@ -124,6 +131,8 @@ public final class BlockImage: Sendable {
         usesDirectIO = direct
         byteCount = size
         serial = Self.serial(device: UInt64(info.st_dev), inode: UInt64(info.st_ino))
+        // O_DIRECT promises reads that bypass the page cache: no mapping.
+        mapping = direct ? nil : BlockImageMapping(descriptor: descriptor, byteCount: size, path: path)
     }
 
     deinit {
@@ -228,7 +237,13 @@ public final class BlockImage: Sendable {
         let result: Result<Void, BlockImageError>
         do {
             result = try memory.withIOVectors(buffers) { vectors in
-                Result { () throws(BlockImageError) in try transferVectored(direction, vectors, at: offset) }
+                Result { () throws(BlockImageError) in
+                    if direction == .read, let mapping {
+                        try mapping.read(at: offset, into: vectors)
+                    } else {
+                        try transferVectored(direction, vectors, at: offset)
+                    }
+                }
             }
         } catch {
             throw .guestMemory(error)
