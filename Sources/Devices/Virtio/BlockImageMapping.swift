@@ -1,6 +1,7 @@
 import CGuardedCopy
 import Glibc
 import Logging
+import Synchronization
 
 /// A read-only shared mapping of a whole disk image: reads copy from the
 /// page cache through it instead of preadv's copy in the kernel.
@@ -14,15 +15,23 @@ import Logging
 /// The mapping covers the image's size at open. If the file shrinks later, a
 /// read of a page past its new end gets SIGBUS, which `guarded_copy` turns
 /// into a short count, and the read into `BlockImageError.endOfFile`.
+///
+/// Pages read through the mapping count in lkvm's RSS, and with it in the
+/// OOM killer's choice: after every `releaseAfter` bytes read, the mapping's
+/// page table entries are dropped (MADV_DONTNEED; the pages stay in the page
+/// cache). A guest reading its whole disk leaves lkvm no bigger.
 final class BlockImageMapping: @unchecked Sendable {
     // @unchecked: `base` is written once, in init; the mapped bytes are only
     // read, and the page cache keeps them coherent with our own pwrites.
     private let base: UnsafeRawPointer
     let byteCount: UInt64
+    let releaseAfter: UInt64
+    private let readSinceRelease = Atomic<UInt64>(0)
+    static let defaultReleaseAfter: UInt64 = 64 << 20
 
     /// Maps `byteCount` bytes of `descriptor` from offset 0, or nil (logged at
     /// debug) when the file or the host cannot: reads then use preadv.
-    init?(descriptor: Int32, byteCount: UInt64, path: String) {
+    init?(descriptor: Int32, byteCount: UInt64, path: String, releaseAfter: UInt64 = defaultReleaseAfter) {
         let logger = Logger(label: "lkvm.virtio.blk")
         guard guarded_copy_prepare() == 0 else {
             logger.debug("disk image \(path): no SIGBUS handler (errno \(errno)); reads use preadv")
@@ -36,6 +45,7 @@ final class BlockImageMapping: @unchecked Sendable {
         }
         base = UnsafeRawPointer(address)
         self.byteCount = byteCount
+        self.releaseAfter = releaseAfter
     }
 
     deinit {
@@ -57,6 +67,13 @@ final class BlockImageMapping: @unchecked Sendable {
             let copied = guarded_copy(vector.iov_base, base + Int(position), vector.iov_len)
             guard copied == vector.iov_len else { throw .endOfFile(offset: position + UInt64(copied)) }
             position += UInt64(vector.iov_len)
+        }
+        let total = readSinceRelease.add(position - offset, ordering: .relaxed).newValue
+        if total >= releaseAfter, readSinceRelease.compareExchange(
+            expected: total, desired: 0, ordering: .relaxed).exchanged {
+            // SAFETY: the whole mapping, which self owns; a copy running on
+            // another thread meanwhile faults its pages back in from the cache.
+            madvise(UnsafeMutableRawPointer(mutating: base), Int(byteCount), MADV_DONTNEED)
         }
     }
 }
