@@ -33,8 +33,8 @@ final class MalformedInputCatalogTests: XCTestCase {
         try FileManager.default.createDirectory(at: outputs, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: outputs) }
         let outURL = outputs.appendingPathComponent("stdout"), errURL = outputs.appendingPathComponent("stderr")
-        FileManager.default.createFile(atPath: outURL.path, contents: nil)
-        FileManager.default.createFile(atPath: errURL.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: outURL.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: errURL.path, contents: nil)
         let out = try FileHandle(forWritingTo: outURL), err = try FileHandle(forWritingTo: errURL)
         defer { try? out.close(); try? err.close() }
         process.standardOutput = out
@@ -146,7 +146,7 @@ final class MalformedInputCatalogTests: XCTestCase {
     static func record(_ entry: MalformedCLICase, _ answer: String) {
         guard let path = ProcessInfo.processInfo.environment["LKVM_CATALOGUE_TABLE"],
               let handle = FileHandle(forWritingAtPath: path) ?? {
-                  FileManager.default.createFile(atPath: path, contents: nil)
+                  _ = FileManager.default.createFile(atPath: path, contents: nil)
                   return FileHandle(forWritingAtPath: path)
               }() else { return }
         handle.seekToEndOfFile()

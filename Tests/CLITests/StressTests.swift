@@ -31,7 +31,7 @@ final class StressTests: XCTestCase {
         process.arguments = [BadInputTests.repo.appendingPathComponent("scripts/stress").path,
                              "--lkvm", CLITestBinary.path, "--runs", String(runs), "--timeout", "10"]
         let log = scratch.appendingPathComponent("stress.log")
-        FileManager.default.createFile(atPath: log.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: log.path, contents: nil)
         let handle = try FileHandle(forWritingTo: log)
         defer { try? handle.close() }
         process.standardOutput = handle
@@ -118,7 +118,7 @@ final class StressTests: XCTestCase {
         process.standardInput = terminalHandle
         process.standardOutput = terminalHandle
         let errURL = scratch.appendingPathComponent("stderr")
-        FileManager.default.createFile(atPath: errURL.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: errURL.path, contents: nil)
         let err = try FileHandle(forWritingTo: errURL)
         process.standardError = stderrOnTerminal ? terminalHandle : err
         try process.run()

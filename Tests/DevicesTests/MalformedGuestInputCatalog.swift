@@ -437,7 +437,7 @@ final class MalformedGuestInputCatalogTests: XCTestCase {
     /// lines: the source of docs/malformed-inputs.md.
     static func record(_ entry: GuestInputCase) {
         guard let path = ProcessInfo.processInfo.environment["LKVM_CATALOGUE_TABLE"] else { return }
-        if !FileManager.default.fileExists(atPath: path) { FileManager.default.createFile(atPath: path, contents: nil) }
+        if !FileManager.default.fileExists(atPath: path) { _ = FileManager.default.createFile(atPath: path, contents: nil) }
         guard let handle = FileHandle(forWritingAtPath: path) else { return }
         handle.seekToEndOfFile()
         handle.write(Data("guest\t\(entry.group)\t\(entry.name)\t\(entry.answer)\n".utf8))
