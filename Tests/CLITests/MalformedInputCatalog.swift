@@ -62,16 +62,9 @@ final class MalformedInputWorkspace {
     /// A vmlinux-shaped ELF (one code segment at 16 MiB holding the entry) for
     /// `machine`, cut to `length` bytes when given.
     static func tinyVmlinux(machine: UInt16 = 62, cutTo length: Int? = nil) -> [UInt8] {
-        func le<T: FixedWidthInteger>(_ value: T) -> [UInt8] {
-            (0..<MemoryLayout<T>.size).map { UInt8(truncatingIfNeeded: value >> (8 * $0)) }
-        }
-        let code = Asm64.resetThroughI8042 + Asm64.hltLoop
-        var file: [UInt8] = [0x7F, 0x45, 0x4C, 0x46, 2, 1, 1] + [UInt8](repeating: 0, count: 9)
-        file += le(UInt16(2)) + le(machine) + le(UInt32(1)) + le(UInt64(0x100_0000)) + le(UInt64(64))
-        file += le(UInt64(0)) + le(UInt32(0)) + le(UInt16(64)) + le(UInt16(56)) + le(UInt16(1)) + [UInt8](repeating: 0, count: 6)
-        file += le(UInt32(1)) + le(UInt32(5)) + le(UInt64(120)) + le(UInt64(0xFFFF_FFFF_8100_0000))
-        file += le(UInt64(0x100_0000)) + le(UInt64(code.count)) + le(UInt64(code.count)) + le(UInt64(0x1000))
-        file += code
+        var vmlinux = TinyVmlinux(code: Asm64.resetThroughI8042 + Asm64.hltLoop)
+        vmlinux.machine = machine
+        let file = vmlinux.encoded()
         return length.map { Array(file.prefix($0)) } ?? file
     }
 

@@ -1,53 +1,7 @@
 import XCTest
 @testable import ArchX86
 import LKVMCore
-
-/// A small x86-64 EXEC ELF built field by field, shaped like a vmlinux: a
-/// code segment holding the entry, and a data segment with a .bss tail.
-struct TinyVmlinux {
-    struct Segment {
-        var address: UInt64
-        var bytes: [UInt8]
-        var memorySize: UInt64
-        var executable: Bool
-        var type: UInt32 = 1
-    }
-
-    var entry: UInt64 = 0x100_0000
-    var machine: UInt16 = 62
-    var type: UInt16 = 2
-    var segments: [Segment] = [
-        Segment(address: 0x100_0000, bytes: [UInt8](repeating: 0xCC, count: 0x2000), memorySize: 0x2000, executable: true),
-        Segment(address: 0x120_0000, bytes: [UInt8](repeating: 0x5A, count: 0x1000), memorySize: 0x3000, executable: false),
-    ]
-
-    func encoded() -> [UInt8] {
-        var file = [UInt8](repeating: 0, count: 64 + 56 * segments.count)
-        file.replaceSubrange(0..<4, with: [0x7F, 0x45, 0x4C, 0x46])
-        file[4] = 2; file[5] = 1; file[6] = 1
-        LittleEndian.put(type, into: &file, at: 16)
-        LittleEndian.put(machine, into: &file, at: 18)
-        LittleEndian.put(UInt32(1), into: &file, at: 20)
-        LittleEndian.put(entry, into: &file, at: 24)
-        LittleEndian.put(UInt64(64), into: &file, at: 32)
-        LittleEndian.put(UInt16(64), into: &file, at: 52)
-        LittleEndian.put(UInt16(56), into: &file, at: 54)
-        LittleEndian.put(UInt16(segments.count), into: &file, at: 56)
-        for (index, segment) in segments.enumerated() {
-            let at = 64 + 56 * index
-            let offset = UInt64(file.count)
-            LittleEndian.put(segment.type, into: &file, at: at)
-            LittleEndian.put(UInt32(segment.executable ? 5 : 6), into: &file, at: at + 4)
-            LittleEndian.put(offset, into: &file, at: at + 8)
-            LittleEndian.put(segment.address | 0xFFFF_FFFF_0000_0000, into: &file, at: at + 16)
-            LittleEndian.put(segment.address, into: &file, at: at + 24)
-            LittleEndian.put(UInt64(segment.bytes.count), into: &file, at: at + 32)
-            LittleEndian.put(segment.memorySize, into: &file, at: at + 40)
-            file += segment.bytes
-        }
-        return file
-    }
-}
+import LKVMTestSupport
 
 final class VmlinuxELFTests: XCTestCase {
     private func ram(_ mib: UInt64 = 64) throws -> GuestMemory {
