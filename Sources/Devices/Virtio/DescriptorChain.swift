@@ -50,11 +50,11 @@ public struct DescriptorChain: Sendable {
     /// Total bytes the device may write (at most 2^32).
     public var writableLength: UInt64 { writableSegments.reduce(0) { $0 + UInt64($1.length) } }
 
-    /// The readable bytes in order, at most `limit` of them, so that a guest
-    /// cannot make the host allocate gigabytes.
-    public func readReadableBytes(limit: Int) throws(VirtQueueError) -> [UInt8] {
+    /// The readable bytes in order from `offset` bytes in, at most `limit` of
+    /// them, so that a guest cannot make the host allocate gigabytes.
+    public func readReadableBytes(from offset: UInt64 = 0, limit: Int) throws(VirtQueueError) -> [UInt8] {
         var bytes: [UInt8] = []
-        for piece in Self.pieces(of: readableSegments, from: 0, count: limit) {
+        for piece in Self.pieces(of: readableSegments, from: offset, count: limit) {
             do { bytes += try memory.read(piece.length, at: piece.address) } catch { throw .memory(error) }
         }
         return bytes

@@ -124,16 +124,20 @@ public final class Virtio9P: VirtioDevice {
     }
 
     /// The server's answer to the chain's request. A Twrite's data is not
-    /// gathered into the request: only its header is read here.
+    /// gathered into the request: only its header is read here; any other
+    /// message is read whole, its first bytes once.
     private func answer(_ chain: DescriptorChain, replyCapacity: Int) throws(VirtQueueError) -> NinePAnswer {
         let length = chain.readableLength
-        if length > UInt64(NinePPendingIO.writeHeaderSize), length <= UInt64(NinePServer.maxMessageSize) {
-            let header = try chain.readReadableBytes(limit: NinePPendingIO.writeHeaderSize)
-            if let answer = server.withLock({ $0.answerWrite(header: header, messageBytes: Int(length)) }) {
+        let limit = Int(NinePServer.maxMessageSize)
+        var request: [UInt8] = []
+        if length > UInt64(NinePPendingIO.writeHeaderSize), length <= UInt64(limit) {
+            request = try chain.readReadableBytes(limit: NinePPendingIO.writeHeaderSize)
+            if let answer = server.withLock({ $0.answerWrite(header: request, messageBytes: Int(length)) }) {
                 return answer
             }
         }
-        let request = try chain.readReadableBytes(limit: Int(NinePServer.maxMessageSize))
+        // Not a Twrite: the rest of the message, after the bytes already read.
+        request += try chain.readReadableBytes(from: UInt64(request.count), limit: limit - request.count)
         return server.withLock { $0.answer(request, replyCapacity: replyCapacity) }
     }
 
