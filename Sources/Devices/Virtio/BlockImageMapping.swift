@@ -14,7 +14,9 @@ import Synchronization
 ///
 /// The mapping covers the image's size at open. If the file shrinks later, a
 /// read of a page past its new end gets SIGBUS, which `guarded_copy` turns
-/// into a short count, and the read into `BlockImageError.endOfFile`.
+/// into a short count, and the read into `BlockImageError.endOfFile` (or
+/// `readFailed` with EIO when the file still covers the page: the file
+/// system could not read it).
 ///
 /// Pages read through the mapping count in lkvm's RSS, and with it in the
 /// OOM killer's choice: after every `releaseAfter` bytes read, the mapping's
@@ -24,6 +26,8 @@ final class BlockImageMapping: @unchecked Sendable {
     // @unchecked: `base` is written once, in init; the mapped bytes are only
     // read, and the page cache keeps them coherent with our own pwrites.
     private let base: UnsafeRawPointer
+    /// The image's descriptor (BlockImage's; it outlives the mapping).
+    private let descriptor: Int32
     let byteCount: UInt64
     let releaseAfter: UInt64
     private let readSinceRelease = Atomic<UInt64>(0)
@@ -44,6 +48,7 @@ final class BlockImageMapping: @unchecked Sendable {
             return nil
         }
         base = UnsafeRawPointer(address)
+        self.descriptor = descriptor
         self.byteCount = byteCount
         self.releaseAfter = releaseAfter
     }
@@ -65,7 +70,7 @@ final class BlockImageMapping: @unchecked Sendable {
             // the caller's GuestMemory.withIOVectors checked and keeps mapped.
             // guarded_copy stops at a page the file no longer backs.
             let copied = guarded_copy(vector.iov_base, base + Int(position), vector.iov_len)
-            guard copied == vector.iov_len else { throw .endOfFile(offset: position + UInt64(copied)) }
+            guard copied == vector.iov_len else { throw failure(at: position + UInt64(copied)) }
             position += UInt64(vector.iov_len)
         }
         let total = readSinceRelease.add(position - offset, ordering: .relaxed).newValue
@@ -75,5 +80,13 @@ final class BlockImageMapping: @unchecked Sendable {
             // another thread meanwhile faults its pages back in from the cache.
             madvise(UnsafeMutableRawPointer(mutating: base), Int(byteCount), MADV_DONTNEED)
         }
+    }
+
+    /// Why a page at `offset` could not be read: the file ends before it,
+    /// or (the file still reaching past it) the file system failed the read.
+    private func failure(at offset: UInt64) -> BlockImageError {
+        var info = stat()
+        if fstat(descriptor, &info) == 0, UInt64(info.st_size) > offset { return .readFailed(offset: offset, errno: EIO) }
+        return .endOfFile(offset: offset)
     }
 }
