@@ -2,45 +2,6 @@ import Glibc
 import LKVMCore
 import Logging
 
-/// How much virtio-vsock holds, per stream and in all.
-public struct VsockLimits: Sendable {
-    /// Streams (and host clients still writing their CONNECT line) at once.
-    public var maxConnections = 64
-    /// buf_alloc we advertise per stream: the most guest bytes held for it.
-    public var bufferAllocation: UInt32 = 128 * 1024
-    /// The most bytes read from a host socket at a time (still within the guest's credit).
-    public var readChunk = 16 * 1024
-    /// RSTs answering packets with no stream, waiting at once; more are
-    /// dropped. RSTs of streams lkvm ends may add `maxConnections` more.
-    public var maxQueuedResets = 64
-    /// A host client's CONNECT the guest has not answered (RESPONSE or RST)
-    /// in this long is reset: a silent guest cannot hold the client, and a
-    /// stream slot, forever.
-    public var responseTimeoutSeconds: Double = 10
-
-    public init() {}
-}
-
-/// Packets and streams refused or dropped, by reason.
-public struct VsockCounters: Equatable, Sendable {
-    /// Shorter than a header, or a length beyond the chain or 64 KiB.
-    public var malformed = 0
-    /// Host CONNECTs the guest left unanswered past `responseTimeoutSeconds`.
-    public var unansweredRequests = 0
-    /// From a source CID that is not the guest's: dropped unanswered.
-    public var wrongSource = 0
-    /// Answered with RST: wrong destination, SEQPACKET, unknown op, no stream.
-    public var refusedPackets = 0
-    /// Guest connections to the host that found no listener (or the limit).
-    public var refusedConnections = 0
-    /// Streams reset because the guest sent beyond the credit we gave.
-    public var creditOverruns = 0
-    /// RSTs not sent because too many waited.
-    public var droppedResets = 0
-
-    public init() {}
-}
-
 /// A packet waiting for a guest receive buffer.
 enum VsockOutboxEntry {
     /// A control packet on a stream; its header (and credit) is made when delivered.
@@ -70,13 +31,13 @@ struct VsockEngine {
     let guestCID: UInt64
     let socketPath: String
     let limits: VsockLimits
-    private(set) var connections: [VsockConnectionKey: VsockConnection] = [:]
+    var connections: [VsockConnectionKey: VsockConnection] = [:]
     /// Host clients still writing their CONNECT line: descriptor → bytes so far.
-    private(set) var clients: [Int32: [UInt8]] = [:]
-    private(set) var outbox: [VsockOutboxEntry] = []
+    var clients: [Int32: [UInt8]] = [:]
+    var outbox: [VsockOutboxEntry] = []
     private var queuedResets = 0
     private var nextSerial: UInt64 = 0
-    private var nextHostPort = firstHostPort
+    var nextHostPort = firstHostPort
     var receiveQueue: VirtQueue?
     var transmitQueue: VirtQueue?
     var interrupt: (any VirtioInterrupt)?
@@ -93,7 +54,7 @@ struct VsockEngine {
         self.limits = limits
     }
 
-    private var openCount: Int { connections.count + clients.count }
+    var openCount: Int { connections.count + clients.count }
 
     // MARK: Guest → host
 
@@ -200,7 +161,7 @@ struct VsockEngine {
 
     /// Writes what the host socket takes of our line and the guest's bytes,
     /// then acts on the guest's shutdown once everything is out.
-    private mutating func flushToHost(_ key: VsockConnectionKey) {
+    mutating func flushToHost(_ key: VsockConnectionKey) {
         guard var connection = connections[key] else { return }
         if !connection.hostLine.isEmpty {
             guard let written = VsockHostSockets.write(connection.descriptor, connection.hostLine) else { return abort(key) }
@@ -273,7 +234,7 @@ struct VsockEngine {
         outbox.append(.reset(reply))
     }
 
-    private mutating func takeSerial() -> UInt64 {
+    mutating func takeSerial() -> UInt64 {
         nextSerial += 1
         return nextSerial
     }
@@ -350,142 +311,6 @@ struct VsockEngine {
         return delivered ? try queue.needsNotification() : false
     }
 
-    // MARK: Host sockets
-
-    /// The descriptors the poll loop should watch, and for what.
-    func pollSet(listener: Int32) -> [(descriptor: Int32, events: Int16, target: VsockPollTarget)] {
-        var set: [(descriptor: Int32, events: Int16, target: VsockPollTarget)] = []
-        let readable = Int16(POLLIN), writable = Int16(POLLOUT)
-        if openCount < limits.maxConnections { set.append((listener, readable, .listener)) }
-        for descriptor in clients.keys { set.append((descriptor, readable, .client(descriptor))) }
-        for (key, connection) in connections {
-            switch connection.phase {
-            case .awaitingResponse:
-                // Only to hear of a client that hangs up before the guest answers.
-                set.append((connection.descriptor, 0, .connection(key)))
-            case .established:
-                var events: Int16 = 0
-                if wantsHostBytes(connection) { events |= readable }
-                if !connection.hostLine.isEmpty || !connection.toHost.isEmpty { events |= writable }
-                // Nothing wanted: left out, or a hung-up peer would wake the loop forever.
-                if events != 0 { set.append((connection.descriptor, events, .connection(key))) }
-            }
-        }
-        return set
-    }
-
-    private func wantsHostBytes(_ connection: VsockConnection) -> Bool {
-        !connection.hostFinished && connection.guestShutdown & VsockShutdown.receive == 0
-            && !connection.dataQueued && connection.unreservedPeerCredit > 0
-    }
-
-    /// Acts on what poll reported for one descriptor.
-    mutating func handle(_ target: VsockPollTarget, events: Int16, listener: Int32) {
-        switch target {
-        case .listener:
-            while openCount < limits.maxConnections, let client = VsockHostSockets.accept(listener) {
-                clients[client] = []
-            }
-        case .client(let descriptor):
-            readConnectLine(descriptor)
-        case .connection(let key):
-            guard let connection = connections[key] else { return }
-            if connection.phase == .awaitingResponse {
-                if events & Int16(POLLHUP | POLLERR) != 0 { abort(key) }
-                return
-            }
-            if !connection.hostLine.isEmpty || !connection.toHost.isEmpty { flushToHost(key) }
-            if let connection = connections[key], wantsHostBytes(connection) { readFromHost(key) }
-        }
-    }
-
-    private mutating func readFromHost(_ key: VsockConnectionKey) {
-        guard var connection = connections[key] else { return }
-        let limit = min(connection.unreservedPeerCredit, limits.readChunk)
-        guard limit > 0 else { return }
-        switch VsockHostSockets.read(connection.descriptor, limit: limit) {
-        case .bytes(let bytes):
-            connection.toGuest = bytes
-            connection.dataQueued = true
-            outbox.append(.data(key, serial: connection.serial))
-        case .wouldBlock:
-            return
-        case .endOfStream:
-            connection.hostFinished = true
-            outbox.append(.control(key, serial: connection.serial, op: .shutdown, flags: VsockShutdown.send))
-        case .failed:
-            return abort(key)
-        }
-        connections[key] = connection
-    }
-
-    /// Takes the bytes of a host client's CONNECT line, and no more: what
-    /// follows the newline is the stream's first data.
-    private mutating func readConnectLine(_ descriptor: Int32) {
-        guard let sofar = clients[descriptor] else { return }
-        guard case .bytes(let peeked) = VsockHostSockets.read(descriptor, limit: Self.maxConnectLine - sofar.count, peek: true)
-        else {
-            if case .wouldBlock = VsockHostSockets.read(descriptor, limit: 1, peek: true) { return }
-            return dropClient(descriptor)
-        }
-        let end = peeked.firstIndex(of: UInt8(ascii: "\n")).map { $0 + 1 } ?? peeked.count
-        guard case .bytes(let taken) = VsockHostSockets.read(descriptor, limit: end), taken.count == end else {
-            return dropClient(descriptor)
-        }
-        let line = sofar + taken
-        guard line.last == UInt8(ascii: "\n") else {
-            if line.count >= Self.maxConnectLine { dropClient(descriptor) } else { clients[descriptor] = line }
-            return
-        }
-        clients.removeValue(forKey: descriptor)
-        guard let port = Self.parseConnectLine(line.dropLast()) else {
-            warnOnce("connectline", "a host client sent something other than 'CONNECT PORT'; closed")
-            close(descriptor)
-            return
-        }
-        connectToGuest(descriptor, port: port)
-    }
-
-    private mutating func dropClient(_ descriptor: Int32) {
-        clients.removeValue(forKey: descriptor)
-        close(descriptor)
-    }
-
-    /// The port of "CONNECT PORT" (decimal, a 32-bit value), or nil.
-    static func parseConnectLine(_ line: ArraySlice<UInt8>) -> UInt32? {
-        let prefix = Array("CONNECT ".utf8)
-        guard line.starts(with: prefix) else { return nil }
-        let digits = line.dropFirst(prefix.count)
-        guard (1...10).contains(digits.count), digits.allSatisfy({ (48...57).contains($0) }),
-              let port = UInt32(String(decoding: digits, as: UTF8.self)) else { return nil }
-        return port
-    }
-
-    /// A host client asked for guest port `port`: REQUEST from an unused host port.
-    private mutating func connectToGuest(_ descriptor: Int32, port: UInt32) {
-        var hostPort = nextHostPort
-        while connections.keys.contains(where: { $0.hostPort == hostPort }) { hostPort = Self.followingHostPort(hostPort) }
-        nextHostPort = Self.followingHostPort(hostPort)
-        let key = VsockConnectionKey(hostPort: hostPort, guestPort: port)
-        var connection = VsockConnection(key: key, serial: takeSerial(), descriptor: descriptor,
-                                         phase: .awaitingResponse, bufferAllocation: limits.bufferAllocation)
-        connection.requestedAt = VsockClock.now()
-        connections[key] = connection
-        outbox.append(.control(key, serial: connection.serial, op: .request, flags: 0))
-    }
-
-    private static func followingHostPort(_ port: UInt32) -> UInt32 {
-        port == UInt32.max - 1 ? firstHostPort : port + 1
-    }
-
-    /// When the oldest unanswered host CONNECT runs out of time, if any waits.
-    var nextResponseDeadline: Double? {
-        connections.values.lazy.filter { $0.phase == .awaitingResponse }
-            .map { $0.requestedAt + limits.responseTimeoutSeconds }.min()
-    }
-
-    /// Resets host CONNECTs the guest has not answered in time (the client
-    /// sees its socket close); true when any was.
     mutating func expireUnansweredRequests(now: Double) -> Bool {
         let expired = connections.values.filter {
             $0.phase == .awaitingResponse && now - $0.requestedAt >= limits.responseTimeoutSeconds
@@ -513,7 +338,7 @@ struct VsockEngine {
         transmitBroken = false
     }
 
-    private mutating func warnOnce(_ key: String, _ message: String) {
+    mutating func warnOnce(_ key: String, _ message: String) {
         guard warned.insert(key).inserted else { return }
         logger.warning("virtio-vsock: \(message)")
     }
