@@ -54,10 +54,8 @@ lab_scenario() {
     if [ "$interactive" = 1 ]; then
         # The console is L2's: the VMM reads the user's keys on stdin.
         "$@"
-    elif [ -n "$after" ]; then
-        lab_fed "$after" "$input" lab_limit "$limit" "$@"
     else
-        lab_stamped "$t0" lab_limit "$limit" "$@"
+        lab_piped "$t0" "$after" "$input" lab_limit "$limit" "$@"
     fi
     rc=$?
     t1=$(lab_uptime)
@@ -77,9 +75,16 @@ lab_limit() {
     local limit=$1 rc watchdog
     shift
     [ "$limit" != 0 ] || { "$@"; return; }
-    # Its output goes to the console itself: an inherited pipe (lab_fed reads
+    # Its output goes to the console itself: an inherited pipe (lab_piped reads
     # CMD's output through one) would stay open in the sleep until the limit.
-    (sleep "$limit" && lab_show_vms) >"${LAB_CONSOLE:-/dev/console}" 2>&1 </dev/null &
+    # The sleep runs in the background of the watchdog, whose TERM trap ends
+    # it too: killed in the foreground it would outlive the watchdog.
+    (
+        trap 'kill "$nap" 2>/dev/null; exit 0' TERM
+        sleep "$limit" &
+        nap=$!
+        wait "$nap" && lab_show_vms
+    ) >"${LAB_CONSOLE:-/dev/console}" 2>&1 </dev/null &
     watchdog=$!
     timeout -k 5 $((limit + 20)) "$@"
     rc=$?
@@ -100,44 +105,36 @@ lab_show_vms() {
     done
 }
 
-# lab_stamped T0 CMD...: CMD with stdin from /dev/null and its output passed
-# through line by line; after the first "LAB-L2: init reached" line comes
-# "LAB-L1: L2 init seen after S s": L1's uptime then minus T0, i.e. from the
-# VMM's start to L2's /init on L1's clock. L2's own uptime can undercount
-# its boot: before its clocksource switch L2 keeps time in jiffies, which
-# stand still while it has no timer tick. Returns CMD's exit status.
-lab_stamped() {
-    local t0=$1 rcfile=/tmp/lab-rc.$$ rc
-    shift
-    rm -f "$rcfile"
-    { "$@" </dev/null; echo $? >"$rcfile"; } |
-        awk -v t0="$t0" '
+# lab_piped T0 AFTER INPUT CMD...: CMD with its output passed through line by
+# line. After the first "LAB-L2: init reached" line comes "LAB-L1: L2 init
+# seen after S s": L1's uptime then minus T0, i.e. from the VMM's start to
+# L2's /init on L1's clock (L2's own uptime can undercount its boot: before
+# its clocksource switch L2 keeps time in jiffies, which stand still while it
+# has no timer tick). CMD's stdin is /dev/null when AFTER is empty; else a
+# FIFO, and the first line that contains AFTER makes INPUT and a newline go
+# into it (once). Event driven: no polling, and every wait is bounded by
+# CMD's own end (lab_limit). Returns CMD's exit status.
+lab_piped() {
+    local t0=$1 after=$2 input=$3 fifo=/tmp/lab-stdin.$$ rcfile=/tmp/lab-rc.$$ rc
+    shift 3
+    rm -f "$fifo" "$rcfile"
+    if [ -n "$after" ]; then
+        mkfifo "$fifo" || return 125
+        # Opened read-write, a FIFO never blocks the opener and never reaches
+        # end of file while we hold it, so CMD's stdin stays open as a console would.
+        exec 3<>"$fifo"
+    else
+        exec 3</dev/null
+    fi
+    # The exit status comes out through a file: a pipeline's is its last command's.
+    { "$@" <&3 3<&-; echo $? >"$rcfile"; } |
+        LAB_AFTER=$after LAB_INPUT=$input awk -v t0="$t0" -v fifo="$fifo" '
             { print; fflush() }
             !seen && index($0, "LAB-L2: init reached") {
                 getline now <"/proc/uptime"; close("/proc/uptime"); split(now, up, " ")
                 printf "LAB-L1: L2 init seen after %.2f s\n", up[1] - t0; fflush(); seen = 1
-            }'
-    rc=$(cat "$rcfile" 2>/dev/null)
-    rm -f "$rcfile"
-    return "${rc:-125}"
-}
-
-# lab_fed AFTER INPUT CMD...: run CMD with stdin from a FIFO and its stdout
-# passed through line by line; the first line that contains AFTER makes INPUT
-# and a newline go into the FIFO (once). Event driven: no polling, and every
-# wait is bounded by CMD's own end (lab_limit). Returns CMD's exit status.
-lab_fed() {
-    local after=$1 input=$2 fifo=/tmp/lab-stdin.$$ rcfile=/tmp/lab-rc.$$ rc
-    shift 2
-    rm -f "$fifo" "$rcfile"
-    mkfifo "$fifo" || return 125
-    # Opened read-write, a FIFO never blocks the opener and never reaches end
-    # of file while we hold it, so CMD's stdin stays open as a console would.
-    exec 3<>"$fifo"
-    { "$@" <&3 3<&-; echo $? >"$rcfile"; } |
-        LAB_AFTER=$after LAB_INPUT=$input awk -v fifo="$fifo" '
-            { print; fflush() }
-            !sent && index($0, ENVIRON["LAB_AFTER"]) {
+            }
+            !sent && ENVIRON["LAB_AFTER"] != "" && index($0, ENVIRON["LAB_AFTER"]) {
                 print ENVIRON["LAB_INPUT"] > fifo; close(fifo); sent = 1
             }'
     exec 3<&-
