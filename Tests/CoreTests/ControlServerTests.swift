@@ -17,9 +17,8 @@ final class ControlServerTests: XCTestCase {
 
     override func setUpWithError() throws {
         var template = Array("/tmp/lkvm-ctl-XXXXXX".utf8CString)
-        let made = template.withUnsafeMutableBufferPointer { mkdtemp($0.baseAddress!) }
-        XCTAssertNotNil(made)
-        directory = RunDirectory(path: String(cString: template))
+        let made = try XCTUnwrap(template.withUnsafeMutableBufferPointer { mkdtemp($0.baseAddress!) })
+        directory = RunDirectory(path: String(cString: made))
     }
 
     override func tearDown() {
