@@ -80,11 +80,13 @@ size_t guarded_copy(void *destination, const void *source, size_t count) {
         return copied;
     }
     active_guard = &guard;
-    // Page by page, so a fault tells how far the copy got.
+    // In pieces that cross no page boundary on either side, so a fault
+    // tells how far the copy got, whichever side faulted.
     while (copied < count) {
         size_t done = copied;
-        uintptr_t at = (uintptr_t)source + done;
-        size_t chunk = page_size_floor - (at % page_size_floor);
+        size_t to_source_page = page_size_floor - ((uintptr_t)source + done) % page_size_floor;
+        size_t to_destination_page = page_size_floor - ((uintptr_t)destination + done) % page_size_floor;
+        size_t chunk = to_source_page < to_destination_page ? to_source_page : to_destination_page;
         if (chunk > count - done) chunk = count - done;
         copy_words((unsigned char *)destination + done, (const unsigned char *)source + done, chunk);
         copied = done + chunk;

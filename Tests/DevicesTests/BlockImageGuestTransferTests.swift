@@ -110,6 +110,37 @@ final class BlockImageGuestTransferTests: XCTestCase {
                        Array(Self.image[2000..<2048]) + [UInt8](repeating: 0xC3, count: 100) + Array(Self.image[2148..<2200]))
     }
 
+    /// A read-write image takes writes through the mapping, a read-only one
+    /// maps read-only; both land in the file as pwritev's would.
+    func testWritesGoThroughAWritableMappingOnlyOnAReadWriteImage() throws {
+        let memory = try makeMemory()
+        XCTAssertFalse(try BlockImage(path: path, readOnly: true).writesThroughMapping)
+        let image = try BlockImage(path: path)
+        XCTAssertTrue(image.writesThroughMapping)
+        try memory.write([UInt8](repeating: 0x77, count: 0x1800), at: GuestAddress(0x6000))
+        try image.write(at: 0xA00, from: [buffer(0x6000, 0x1000), buffer(0x7000, 0x800)], of: memory)
+        try image.flush()
+        var expected = Self.image
+        expected.replaceSubrange(0xA00..<0x2200, with: [UInt8](repeating: 0x77, count: 0x1800))
+        XCTAssertEqual(try fileBytes(), expected)
+    }
+
+    /// The file shrank under a write: the stores stop at the first page the
+    /// file no longer has, and pwritev writes the rest, as it would have
+    /// written all of it (the file grows back to hold the data).
+    func testAWriteToAFileThatShrankFinishesThroughPwritev() throws {
+        let memory = try makeMemory()
+        let image = try BlockImage(path: path)
+        XCTAssertTrue(image.writesThroughMapping)
+        XCTAssertEqual(truncate(path, 4096), 0)
+        try memory.write(VirtioBlockTests.pattern(0x2000, seed: 3), at: GuestAddress(0x8000))
+        try image.write(at: 0x800, from: [buffer(0x8000, 0x2000)], of: memory)
+        let bytes = try fileBytes()
+        XCTAssertEqual(bytes.count, 0x2800)
+        XCTAssertEqual(Array(bytes[..<0x800]), Array(Self.image[..<0x800]))
+        XCTAssertEqual(Array(bytes[0x800...]), VirtioBlockTests.pattern(0x2000, seed: 3))
+    }
+
     /// O_DIRECT reads must bypass the page cache: no mapping.
     func testADirectImageIsNotMapped() throws {
         let image: BlockImage

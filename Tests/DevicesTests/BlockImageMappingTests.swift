@@ -50,7 +50,7 @@ final class BlockImageMappingTests: XCTestCase {
         XCTAssertGreaterThanOrEqual(descriptor, 0)
         defer { close(descriptor) }
         let memory = try GuestMemory(ranges: [GuestRange(start: GuestAddress(0), size: 1 << 20)!])
-        let mapping = try XCTUnwrap(BlockImageMapping(descriptor: descriptor, byteCount: 4 << 20, path: path,
+        let mapping = try XCTUnwrap(BlockImageMapping(descriptor: descriptor, byteCount: 4 << 20, writable: false, path: path,
                                                       releaseAfter: 1 << 20))
         try read(mapping, at: 0, 512 << 10, into: memory)
         XCTAssertGreaterThanOrEqual(try residentKiB(), 512)

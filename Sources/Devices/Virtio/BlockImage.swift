@@ -62,8 +62,8 @@ public enum BlockGuestTransferError: Error, Equatable {
 ///
 /// Transfers use pread/pwrite (preadv/pwritev for guest RAM) at explicit
 /// offsets, so concurrent callers never share a file position. Guest data
-/// moves straight between the file and guest RAM, with no host copy; reads
-/// into guest RAM copy from a shared mapping of the file when it can be made
+/// moves straight between the file and guest RAM, with no host copy; it
+/// copies through a shared mapping of the file when one can be made
 /// (`BlockImageMapping`). With `direct` the file is opened O_DIRECT and never
 /// mapped: guest buffers go straight too when they are sector aligned (and
 /// the file system takes them), else through a page-aligned bounce buffer,
@@ -86,6 +86,8 @@ public final class BlockImage: Sendable {
     public var sectorCount: UInt64 { byteCount / UInt64(VirtioBlockSizes.sector) }
     /// Whether reads into guest RAM copy from the file's mapping.
     var readsThroughMapping: Bool { mapping != nil }
+    /// Whether writes from guest RAM copy into it.
+    var writesThroughMapping: Bool { mapping?.isWritable ?? false }
 
     // Glibc hides O_DIRECT behind _GNU_SOURCE; the values are the kernel's uapi.
     #if arch(x86_64)
@@ -131,8 +133,8 @@ public final class BlockImage: Sendable {
         usesDirectIO = direct
         byteCount = size
         serial = Self.serial(device: UInt64(info.st_dev), inode: UInt64(info.st_ino))
-        // O_DIRECT promises reads that bypass the page cache: no mapping.
-        mapping = direct ? nil : BlockImageMapping(descriptor: descriptor, byteCount: size, path: path)
+        // O_DIRECT promises transfers that bypass the page cache: no mapping.
+        mapping = direct ? nil : BlockImageMapping(descriptor: descriptor, byteCount: size, writable: !readOnly, path: path)
     }
 
     deinit {
@@ -238,9 +240,15 @@ public final class BlockImage: Sendable {
         do {
             result = try memory.withIOVectors(buffers) { vectors in
                 Result { () throws(BlockImageError) in
-                    if direction == .read, let mapping {
+                    switch (direction, mapping) {
+                    case (.read, let mapping?):
                         try mapping.read(at: offset, into: vectors)
-                    } else {
+                    case (.write, let mapping?) where mapping.isWritable:
+                        // Stores stop at a page the file cannot take; pwritev
+                        // then writes the rest, or says why it cannot.
+                        let stored = mapping.write(at: offset, from: vectors)
+                        if stored < UInt64(count) { try transferVectored(.write, vectors, at: offset, done: stored) }
+                    default:
                         try transferVectored(direction, vectors, at: offset)
                     }
                 }
@@ -285,14 +293,32 @@ public final class BlockImage: Sendable {
 
     /// preadv/pwritev until every byte moved: they may stop short on a
     /// signal, and take at most `maxVectors` vectors at a time.
+    /// `done` bytes at the front already moved (through the mapping): the
+    /// rest goes from `offset + done`.
     private func transferVectored(_ direction: Direction, _ vectors: UnsafeBufferPointer<iovec>,
-                                  at offset: UInt64) throws(BlockImageError) {
+                                  at offset: UInt64, done: UInt64 = 0) throws(BlockImageError) {
         // SAFETY: the vectors point into guest RAM that GuestMemory checked
         // and keeps mapped for the caller's closure, which this call is
         // inside; this copy is advanced past moved bytes and dies with it.
         var pending = Array(vectors)
         var first = 0
         var position = offset  // checkRange kept offset + count inside the file
+        func advance(by count: Int) {
+            var left = count
+            while left > 0 {
+                let length = pending[first].iov_len
+                if left >= length {
+                    left -= length
+                    first += 1
+                } else {
+                    pending[first].iov_base = pending[first].iov_base! + left
+                    pending[first].iov_len = length - left
+                    left = 0
+                }
+            }
+        }
+        advance(by: Int(done))
+        position += done
         while true {
             while first < pending.count, pending[first].iov_len == 0 { first += 1 }
             guard first < pending.count else { return }
@@ -311,18 +337,7 @@ public final class BlockImage: Sendable {
             }
             if moved == 0 { throw .endOfFile(offset: position) }
             position += UInt64(moved)
-            var left = moved
-            while left > 0 {
-                let length = pending[first].iov_len
-                if left >= length {
-                    left -= length
-                    first += 1
-                } else {
-                    pending[first].iov_base = pending[first].iov_base! + left
-                    pending[first].iov_len = length - left
-                    left = 0
-                }
-            }
+            advance(by: moved)
         }
     }
 
