@@ -12,8 +12,9 @@ import Synchronization
 /// FLUSH, GET_ID; any other type is answered UNSUPP.
 ///
 /// All work happens in `processQueue()`, under the device's lock, on the
-/// transport's queue worker thread (inline in unit tests). Data moves with
-/// preadv/pwritev straight between the image and guest RAM; a read of
+/// transport's queue worker thread (inline in unit tests). Data moves
+/// straight between the image and guest RAM (through the image's mapping,
+/// or with preadv/pwritev: `BlockImage`); a read of
 /// 256 KiB or more (or a write, with O_DIRECT) is cut into parts that a few
 /// pool threads (one per further CPU, made at the first such request) move
 /// at once.
