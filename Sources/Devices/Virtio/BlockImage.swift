@@ -79,8 +79,9 @@ public final class BlockImage: Sendable {
     /// differs between images. 20 bytes: no NUL terminator, as the spec allows.
     public let serial: [UInt8]
     private let descriptor: Int32
-    /// The page cache view that guest reads copy from; nil with O_DIRECT or
-    /// when the file cannot be mapped.
+    /// The page cache view that guest reads copy from and writes (of a
+    /// read-write image) copy into; nil with O_DIRECT or when the file cannot
+    /// be mapped.
     private let mapping: BlockImageMapping?
 
     public var sectorCount: UInt64 { byteCount / UInt64(VirtioBlockSizes.sector) }
@@ -292,9 +293,9 @@ public final class BlockImage: Sendable {
     }
 
     /// preadv/pwritev until every byte moved: they may stop short on a
-    /// signal, and take at most `maxVectors` vectors at a time.
-    /// `done` bytes at the front already moved (through the mapping): the
-    /// rest goes from `offset + done`.
+    /// signal, and take at most `maxVectors` vectors at a time. The first
+    /// `done` bytes already moved (through the mapping): the rest goes from
+    /// `offset + done`.
     private func transferVectored(_ direction: Direction, _ vectors: UnsafeBufferPointer<iovec>,
                                   at offset: UInt64, done: UInt64 = 0) throws(BlockImageError) {
         // SAFETY: the vectors point into guest RAM that GuestMemory checked
