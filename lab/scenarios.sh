@@ -140,7 +140,8 @@ scenario_durable_9p() {
 # For make bench: virtio-blk and virtio-9p throughput (not in the suite).
 scenario_bench_io() {
     S_ARGS=(--disk=/tmp/lab-bench.img --9p=/tmp/lab-bench-share,bench --virtio-transport=mmio)
-    S_EXPECT=('LAB-L2: bench blk write MiB/s=[0-9]' 'LAB-L2: bench blk read MiB/s=[0-9]' 'LAB-L2: bench 9p read MiB/s=[0-9]')
+    S_EXPECT=('LAB-L2: bench blk write MiB/s=[0-9]' 'LAB-L2: bench blk read MiB/s=[0-9]' 'LAB-L2: bench 9p read MiB/s=[0-9]'
+        'LAB-L2: bench 9p write MiB/s=[0-9]')
 }
 
 # For make bench: the VMM's memory with L2 at /init. L1's wrapper (made by
